@@ -1,0 +1,55 @@
+"""Ray runtime: local by default, an existing cluster when an address is given. Nothing else in the
+project cares which."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeConfig:
+    """Where the work runs."""
+
+    address: Optional[str] = None
+    """Ray cluster to join ("auto", "ray://host:10001", "host:6379"); null starts a local Ray."""
+    num_cpus: Optional[int] = None
+    """CPUs of a local Ray (null: all of this machine's). Ignored when joining a cluster."""
+    object_store_mb: int = 512
+    """Object store size of a local Ray, in MiB."""
+
+    def validate(self) -> None:
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise ValueError(f"num_cpus must be at least 1, got {self.num_cpus}")
+
+
+def init_ray(config: RuntimeConfig, address: Optional[str] = None):
+    """Start or join Ray once per process; ``address`` (from --ray-address) overrides the config."""
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = address or config.address or os.environ.get("AUTOMIXER_RAY_ADDRESS")
+    kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, include_dashboard=False)
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(
+            num_cpus=config.num_cpus,
+            object_store_memory=config.object_store_mb * 1024 * 1024,
+            **kwargs,
+        )
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = True
+    except Exception:  # ray.data not imported yet or older API: progress bars stay at their default
+        pass
+    return ray
+
+
+def cluster_has_gpus() -> bool:
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0) > 0

@@ -1,0 +1,137 @@
+"""Parquet shard store: atomic writes and per-stage manifests.
+
+Layout of a workdir:
+    <workdir>/<stage>/<kind>/<unit>.parquet   shards (kind: kept, filtered, quarantine, duplicates, ...)
+    <workdir>/<stage>/_manifest.json          which units the stage finished, with their counts
+
+A shard is written to a temporary name and renamed, and a unit is added to the manifest only after all
+its shards exist, so a reader that goes through the manifest never sees a half-written file and a
+re-run skips finished units. The manifest itself is rewritten atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_UNIT_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_parquet(path: Path, table: pa.Table) -> Path:
+    """Write ``table`` as a zstd Parquet file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def unit_name(text: str) -> str:
+    """A file-name-safe unit name (e.g. from a source name and input path)."""
+    return _UNIT_RE.sub("_", text).strip("_") or "unit"
+
+
+class StageStore:
+    """The shards and manifest of one stage in a workdir.
+
+    Units are the stage's resumable pieces of work (an input file, a chunk, a proxy run). Call
+    ``shard_path`` to name the files of a unit, write them with ``write_parquet``, then
+    ``mark_done(unit, files, counts)``. ``done_units()`` lists finished units; ``files(kind)`` the
+    finished shards of one kind.
+    """
+
+    def __init__(self, workdir: Path | str, stage: str):
+        self.workdir = Path(workdir)
+        self.stage = stage
+        self.root = self.workdir / stage
+        self.manifest_path = self.root / "_manifest.json"
+
+    def shard_path(self, kind: str, unit: str) -> Path:
+        return self.root / kind / f"{unit_name(unit)}.parquet"
+
+    def _load(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {"stage": self.stage, "units": {}}
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    def done_units(self) -> dict[str, dict[str, Any]]:
+        """Finished units: name -> {"files": {kind: [relative paths]}, "counts": {...}}."""
+        return self._load()["units"]
+
+    def is_done(self, unit: str) -> bool:
+        return unit in self.done_units()
+
+    def mark_done(self, unit: str, files: dict[str, Iterable[Path]], counts: dict[str, Any] | None = None) -> None:
+        """Record that ``unit`` finished and wrote ``files`` (kind -> paths). Atomic."""
+        manifest = self._load()
+        rel = {k: [str(Path(p).resolve().relative_to(self.root.resolve())) for p in v] for k, v in files.items()}
+        manifest["units"][unit] = {"files": rel, "counts": counts or {}}
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+
+    def mark_many_done(self, entries: dict[str, tuple[dict[str, Iterable[Path]], dict[str, Any]]]) -> None:
+        """Record several finished units in one manifest rewrite."""
+        manifest = self._load()
+        for unit, (files, counts) in entries.items():
+            rel = {k: [str(Path(p).resolve().relative_to(self.root.resolve())) for p in v] for k, v in files.items()}
+            manifest["units"][unit] = {"files": rel, "counts": counts or {}}
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+
+    def files(self, kind: str) -> list[Path]:
+        """Finished shards of ``kind`` (e.g. "kept"), in a stable order."""
+        out = []
+        for unit in sorted(self.done_units().values(), key=lambda u: json.dumps(u["files"], sort_keys=True)):
+            out.extend(self.root / p for p in unit["files"].get(kind, []))
+        return sorted(out)
+
+    def read(self, kind: str, columns: list[str] | None = None) -> pa.Table | None:
+        """All finished shards of ``kind`` as one table, or None if there are none."""
+        paths = self.files(kind)
+        if not paths:
+            return None
+        return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths], promote_options="default")
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def reset(self) -> None:
+        """Forget the stage: remove manifest and shards (used by --force)."""
+        import shutil
+
+        if self.root.exists():
+            shutil.rmtree(self.root)
