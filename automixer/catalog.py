@@ -131,7 +131,13 @@ class Catalog:
 
     # --- queries -----------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> pa.Table:
-        return self.con.execute(sql, params or []).fetch_arrow_table()
+        return arrow_result(self.con.execute(sql, params or []))
+
+
+def arrow_result(result) -> pa.Table:
+    """An executed DuckDB query as an Arrow table (the method name differs across DuckDB versions)."""
+    fetch = getattr(result, "to_arrow_table", None) or getattr(result, "fetch_arrow_table")
+    return fetch()
 
 
 def ledger_rows(records: Iterable[dict[str, Any]], stage: str) -> pa.Table:
