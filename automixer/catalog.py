@@ -131,12 +131,15 @@ class Catalog:
 
     # --- queries -----------------------------------------------------------------------------
     def query(self, sql: str, params: list | None = None) -> pa.Table:
-        return arrow_result(self.con.execute(sql, params or []))
+        rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
+        if rel is None:  # a statement without a result set
+            return pa.table({})
+        return arrow_result(rel)
 
 
 def arrow_result(result) -> pa.Table:
-    """An executed DuckDB query as an Arrow table (the method name differs across DuckDB versions)."""
-    fetch = getattr(result, "to_arrow_table", None) or getattr(result, "fetch_arrow_table")
+    """A DuckDB relation or result as an Arrow table (the method name differs across DuckDB versions)."""
+    fetch = getattr(result, "to_arrow_table", None) or getattr(result, "arrow")
     return fetch()
 
 

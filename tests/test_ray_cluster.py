@@ -1,0 +1,107 @@
+"""A real two-node local Ray cluster (``ray start --head`` plus ``ray start --address``) runs a stage.
+
+The cluster runs in its own process groups and is torn down by killing them, never by ``ray stop``
+(which would also stop other Ray instances on the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], tmp: Path, name: str) -> subprocess.Popen:
+    log = open(tmp / f"{name}.log", "w")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    return subprocess.Popen([RAY, "start", "--block", *args], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, env=env)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def two_node_cluster(tmp_path):
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    head = _start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                   "--disable-usage-stats"], tmp_path, "head")
+    procs = [head]
+    try:
+        time.sleep(3)
+        procs.append(_start([f"--address={address}", "--num-cpus=1"], tmp_path, "worker"))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            out = subprocess.run([sys.executable, "-c",
+                                  f"import ray; ray.init(address='{address}', logging_level='ERROR');"
+                                  "print(sum(n['Alive'] for n in ray.nodes()))"],
+                                 capture_output=True, text=True)
+            if out.stdout.strip().endswith("2"):
+                break
+            time.sleep(2)
+        else:
+            pytest.fail("the two-node cluster did not come up: " + (tmp_path / "head.log").read_text()[-2000:])
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+STAGE_SCRIPT = """
+import sys, ray, pyarrow as pa
+from automixer import schema
+from automixer.runtime import RuntimeConfig, init_ray
+
+init_ray(RuntimeConfig(), address=sys.argv[1])
+assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+
+def conform_stage(batch):
+    import time
+    time.sleep(0.5)  # long enough that both single-CPU nodes take blocks
+    table = schema.conform(pa.table({"text": batch["text"], "source": ["s"] * len(batch["text"]),
+                                     "domain": ["web"] * len(batch["text"])}))
+    node = ray.get_runtime_context().get_node_id()
+    return table.append_column("node", pa.array([node] * table.num_rows))
+
+texts = [f"document number {i}" for i in range(400)]
+ds = ray.data.from_items([{"text": t} for t in texts], override_num_blocks=8)
+out = ds.map_batches(conform_stage, batch_format="pyarrow", batch_size=50).materialize()
+rows = out.take_all()
+assert sorted(r["doc_id"] for r in rows) == sorted(schema.doc_id_for(t) for t in texts)
+print("NODES", len({r["node"] for r in rows}))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_stage_runs_on_two_node_cluster(two_node_cluster):
+    out = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, two_node_cluster], cwd=REPO,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "NODES" in out.stdout
+    nodes = int(out.stdout.split("NODES")[1].split()[0])
+    assert nodes == 2, "the stage's blocks should run on both nodes"
