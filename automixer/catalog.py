@@ -125,8 +125,8 @@ class Catalog:
 
     def record_stage_run(self, stage: str, started: float, status: str, config_hash: str = "", detail: dict | None = None) -> None:
         self.con.execute(
-            "INSERT INTO stage_runs VALUES (to_timestamp(?), ?, ?, ?, ?)",
-            [started, time.time() - started, status, config_hash, json.dumps(detail or {}, sort_keys=True)],
+            "INSERT INTO stage_runs VALUES (?, to_timestamp(?), ?, ?, ?, ?)",
+            [stage, started, time.time() - started, status, config_hash, json.dumps(detail or {}, sort_keys=True)],
         )
 
     # --- queries -----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def init_ray(config: RuntimeConfig, address: Optional[str] = None):
         ray.init(address=address, **kwargs)
     else:
         ray.init(
+            address="local",  # "null starts a local Ray": never join a cluster found in /tmp/ray
             num_cpus=config.num_cpus,
             object_store_memory=config.object_store_mb * 1024 * 1024,
             **kwargs,
