@@ -26,6 +26,14 @@ class DedupConfig:
     """Check candidate pairs by estimated Jaccard before joining them into a cluster."""
     seed: int = 1
     """Seed of the MinHash permutations (datasketch's scheme)."""
+    false_positive_weight: float = 0.5
+    """Weight of false positives when bands and rows are chosen from the threshold (datasketch's)."""
+    false_negative_weight: float = 0.5
+    """Weight of false negatives when bands and rows are chosen from the threshold."""
+    verify_group_limit: int = 50
+    """Band groups up to this size are verified pair by pair; larger ones against their first member."""
+    batch_size: int = 512
+    """Documents per signature batch (one numpy pass each)."""
 
     def validate(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -34,3 +42,21 @@ class DedupConfig:
             raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be at least 1, got {self.ngram}")
+        if self.false_positive_weight < 0 or self.false_negative_weight < 0:
+            raise ValueError("false_positive_weight and false_negative_weight must be >= 0")
+        if abs(self.false_positive_weight + self.false_negative_weight - 1.0) > 1e-9:
+            raise ValueError(
+                "false_positive_weight + false_negative_weight must be 1.0, got "
+                f"{self.false_positive_weight + self.false_negative_weight}"
+            )
+        if self.verify_group_limit < 2:
+            raise ValueError(f"verify_group_limit must be at least 2, got {self.verify_group_limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+    @property
+    def bands_rows(self) -> tuple[int, int]:
+        """LSH (bands, rows) chosen from threshold and num_perm (datasketch's _optimal_param)."""
+        from dedup.minhash import optimal_param
+
+        return optimal_param(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)

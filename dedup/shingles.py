@@ -1,0 +1,79 @@
+"""Text normalisation, exact-dedup keys and shingles (the sets MinHash estimates Jaccard over).
+
+Normalisation for both exact and near dedup: lower case, words are runs of ``\\w`` characters,
+everything else (punctuation, whitespace, markup) is a separator. Two documents that differ only in
+case, spacing or punctuation therefore share an exact key.
+
+Shingles are UTF-8 byte strings, because datasketch's ``sha1_hash32`` hashes bytes:
+- word shingles: ``ngram`` consecutive words joined by one space ("the cat sat on the");
+- char shingles: ``ngram`` consecutive characters of the normalised text (words joined by one space).
+A document shorter than one shingle yields its whole normalised text as a single shingle, so a
+one-word document still has a signature; an empty document yields no shingles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from itertools import accumulate
+
+import numpy as np
+
+_WORD_RE = re.compile(r"\w+")
+_sha1 = hashlib.sha1
+
+
+def normalize(text: str | None) -> str:
+    """Lower-cased words of ``text`` joined by single spaces ("" for None or no words)."""
+    if not text:
+        return ""
+    return " ".join(_WORD_RE.findall(text.lower()))
+
+
+def exact_key(normalized: str) -> int:
+    """64-bit key of a normalised text (first 8 bytes of its SHA-1), as a signed int64 value."""
+    return int.from_bytes(_sha1(normalized.encode("utf-8")).digest()[:8], "little", signed=True)
+
+
+def word_shingles(normalized: str, ngram: int) -> list[bytes]:
+    """Word n-grams of a normalised text, as bytes (slices of the encoded text: no re-joining)."""
+    if not normalized:
+        return []
+    data = normalized.encode("utf-8")
+    words = data.split(b" ")
+    n_shingles = len(words) - ngram + 1
+    if n_shingles <= 1:
+        return [data]
+    # starts[i] is the byte offset of word i; a shingle ends one byte (the space) before starts[i + ngram].
+    starts = [0, *accumulate(len(w) + 1 for w in words)]
+    return [data[s : e - 1] for s, e in zip(starts[:n_shingles], starts[ngram:])]
+
+
+def char_shingles(normalized: str, ngram: int) -> list[bytes]:
+    """Character n-grams of a normalised text, as UTF-8 bytes."""
+    if not normalized:
+        return []
+    n_shingles = len(normalized) - ngram + 1
+    if n_shingles <= 1:
+        return [normalized.encode("utf-8")]
+    return [normalized[i : i + ngram].encode("utf-8") for i in range(n_shingles)]
+
+
+def shingles(normalized: str, ngram: int, unit: str = "word") -> list[bytes]:
+    """Shingles of a normalised text; ``unit`` is "word" or "char"."""
+    if unit == "word":
+        return word_shingles(normalized, ngram)
+    if unit == "char":
+        return char_shingles(normalized, ngram)
+    raise ValueError(f"unknown shingle unit {unit!r}; expected 'word' or 'char'")
+
+
+def sha1_hash32(items: list[bytes]) -> np.ndarray:
+    """datasketch's ``sha1_hash32`` of each item (first 4 bytes of SHA-1, little endian), as uint32.
+
+    One C-level join over all digests, then a strided view: no per-item int conversion.
+    """
+    if not items:
+        return np.zeros(0, dtype=np.uint32)
+    digests = b"".join([_sha1(item).digest() for item in items])
+    return np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)
