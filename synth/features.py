@@ -74,8 +74,10 @@ def _prose_features(text: str) -> list[tuple[str, str, str]]:
 
 def extract_features(text: str, domain: str, max_features: int = 12) -> list[tuple[str, str, str]]:
     """(kind, key, text) features of one document, at most ``max_features``, in a stable order."""
-    found = _code_features(text) if domain == "code" or "def " in text else []
-    found += _prose_features(text)
+    if domain == "code":  # code lines are not prose: only signatures and docstrings
+        found = _code_features(text)
+    else:
+        found = (_code_features(text) if "def " in text else []) + _prose_features(text)
     seen, out = set(), []
     for kind, key, body in found:
         if body and (kind, body) not in seen:

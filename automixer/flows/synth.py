@@ -32,13 +32,15 @@ CACHE_NAME = "cache.sqlite"
 
 
 def seed_store(workdir: Path) -> StageStore:
-    """The kept documents synth starts from: dedup's, else curate's; a StageError if neither ran."""
+    """The kept documents synth starts from: dedup's, else curate's; a StageError if neither has any."""
     for stage in ("dedup", "curate"):
         store = StageStore(workdir, stage)
-        if store.exists():
+        if store.files("kept"):
             return store
-    raise StageError(f"synth reads the kept documents of dedup or curate, but neither has run in {workdir}: "
-                     "run `automixer curate CONFIG` (and `automixer dedup CONFIG`) first")
+        if store.exists():
+            print(f"[synth] {stage} has no finished kept shards in {store.root}; looking further upstream")
+    raise StageError(f"synth reads the kept documents of dedup or curate, but neither has finished any in "
+                     f"{workdir}: run `automixer curate CONFIG` (and `automixer dedup CONFIG`) first")
 
 
 def _reset_keeping_cache(store: StageStore) -> None:
@@ -101,11 +103,10 @@ def _features(config: RunConfig, store: StageStore, seeds: pa.Table, unit: str) 
     return pads.dataset(str(path)).to_table()
 
 
-def plan_units(config: RunConfig, store: StageStore) -> dict[str, list[dict]]:
-    """All units of the policy: name -> task rows (seed documents, or feature bundles)."""
-    files = [str(p) for p in seed_store(config.workdir_path).files("kept")]
-    if not files:
-        return {}
+def plan_units(config: RunConfig, store: StageStore, source: StageStore) -> dict[str, list[dict]]:
+    """All units of the policy over ``source``'s kept shards: name -> tasks (seed docs, or feature bundles)."""
+    print(f"[synth] seeds: {source.stage} kept shards")
+    files = [str(p) for p in source.files("kept")]
     dataset = pads.dataset(files)
     meta = dataset.to_table(columns=["doc_id", "source", "bucket"])
     units: dict[str, list[dict]] = {}
@@ -223,11 +224,11 @@ def run_synth(config: RunConfig, *, force: bool = False) -> str:
     if not config.synth.enabled:
         return "synth: disabled (synth.enabled is false); nothing written"
     store = StageStore(config.workdir_path, "synth")
-    seed_store(config.workdir_path)  # fail early, before any bookkeeping
+    source = seed_store(config.workdir_path)  # fails early, before any bookkeeping
     if force:
         _reset_keeping_cache(store)
     with stage_run(config, "synth") as detail:
-        units = plan_units(config, store)
+        units = plan_units(config, store, source)
         done = store.done_units()
         pending = {u: ts for u, ts in units.items() if u not in done}
         print(f"[synth] {len(units)} units ({sum(map(len, units.values()))} tasks), {len(units) - len(pending)} done")
