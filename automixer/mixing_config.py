@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -14,6 +14,11 @@ class ComponentsConfig:
     """Default grouping: ``source.q<bucket>`` (plus ``synth.<strategy>``), or one per source."""
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Optional renames/merges: new component name -> default component names (globs allowed)."""
+
+    def validate(self) -> None:
+        for name, patterns in self.groups.items():
+            if not name or "/" in name or not patterns:
+                raise ValueError(f"groups.{name}: needs a name without '/' and at least one pattern")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,14 +31,27 @@ class EvalSetConfig:
     """JSONL (.gz) file."""
     format: Literal["text", "choices"] = "text"
     """text: score loss on a text field; choices: multiple choice."""
-    text_field: str = "text"
-    """Text field (format text), or the prompt/context field (format choices)."""
-    choices_field: str = "choices"
-    """List of choice strings (format choices)."""
+    text_field: Union[str, tuple[str, ...]] = "text"
+    """Text field (format text), or the prompt/context field (format choices); a list of fields is
+    joined with a newline (e.g. [question, answer])."""
+    choices_field: Union[str, tuple[str, ...]] = "choices"
+    """Field holding the list of choice strings, or a list of fields holding one choice each
+    (e.g. [sol1, sol2])."""
     label_field: str = "label"
     """Index of the right choice (format choices)."""
+    choices_are: Literal["endings", "contexts"] = "endings"
+    """endings: each choice continues the context (scored on the choice); contexts: each choice is
+    a context and text_field the shared continuation scored after it (winogrande)."""
+    choice_prefix: str = ""
+    """Put between the context and a choice (e.g. " " or "\\nAnswer: ")."""
     max_items: int = 200
     """Items used (the first ones)."""
+
+    def validate(self) -> None:
+        if not self.group or "/" in self.group:
+            raise ValueError(f"group must be a non-empty name without '/', got {self.group!r}")
+        if self.max_items < 1:
+            raise ValueError(f"max_items must be at least 1, got {self.max_items}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +61,8 @@ class SweepConfig:
     num_proxies: int = 8
     """Sampled mixtures (one proxy each); about 60 for a real sweep."""
     concentrations: tuple[float, ...] = (0.3, 1.0, 3.0)
-    """Dirichlet concentration levels around the natural distribution."""
+    """Dirichlet concentration levels around the natural distribution (per component, times the
+    number of components: 1.0 spreads like a uniform Dirichlet centred on the natural mixture)."""
     space_filling_share: float = 0.25
     """Share of the mixtures drawn from a space-filling design over the simplex."""
     seed_repeats: int = 2
@@ -58,3 +77,36 @@ class SweepConfig:
     """Per-component upper bounds."""
     eval: tuple[EvalSetConfig, ...] = ()
     """Held-out evaluation sets."""
+    eval_overlap: Literal["drop", "error"] = "drop"
+    """What to do with evaluation items whose doc_id is also a training document."""
+    save_weights: bool = False
+    """Keep each proxy's weights (sweep/proxies/<run_id>/model.pt + config.json)."""
+    min_component_tokens: int = 1
+    """Components with fewer available tokens are left out of the sweep."""
+    natural_first: bool = True
+    """Train the natural (token-proportional) mixture as the first proxy."""
+    tokenizer: Optional[str] = None
+    """Tokenizer JSON; null uses <workdir>/tokenizer.json (written by curate)."""
+
+    def validate(self) -> None:
+        if self.num_proxies < 1:
+            raise ValueError(f"num_proxies must be at least 1, got {self.num_proxies}")
+        if not 0 <= self.seed_repeats <= self.num_proxies:
+            raise ValueError(f"seed_repeats must be in [0, num_proxies={self.num_proxies}], got {self.seed_repeats}")
+        if not self.concentrations or any(c <= 0 for c in self.concentrations):
+            raise ValueError(f"concentrations must be positive numbers, got {list(self.concentrations)}")
+        if not 0 <= self.space_filling_share <= 1:
+            raise ValueError(f"space_filling_share must be in [0, 1], got {self.space_filling_share}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if not 0 < self.gpus_per_proxy <= 1:
+            raise ValueError(f"gpus_per_proxy must be in (0, 1], got {self.gpus_per_proxy}")
+        for key, bounds in (("min_weight", self.min_weight), ("max_weight", self.max_weight)):
+            for name, w in bounds.items():
+                if not 0 <= w <= 1:
+                    raise ValueError(f"{key}.{name} must be in [0, 1], got {w}")
+        for name, lo in self.min_weight.items():
+            if lo > self.max_weight.get(name, 1.0):
+                raise ValueError(f"min_weight.{name}={lo} is above max_weight.{name}={self.max_weight[name]}")
+        if sum(self.min_weight.values()) > 1:
+            raise ValueError(f"min_weight values sum to {sum(self.min_weight.values()):.3f}, above 1")

@@ -1,0 +1,301 @@
+"""Mixing components: the final document pool cut into named groups, each tokenized into one packed file.
+
+The pool is ``dedup`` kept (or ``curate`` kept when dedup did not run) plus ``synth`` docs. A
+document's default component is ``automixer.schema.component_name`` (``source.q<bucket>`` or
+``synth.<strategy>``), or its source alone with ``components.by: source``; ``components.groups``
+renames or merges default components (glob patterns). Each component becomes
+``<workdir>/components/<name>.npy``: its documents' token ids, each followed by an end-of-text id.
+
+Written (the contract with optimize, see docs/ARCHITECTURE.md): ``components/components.json`` and
+catalog table ``components`` with component, docs, tokens, synthetic, natural_weight, token_file,
+shards (path + the SQL filter selecting the component's rows in it). ``components/_meta.json``
+holds the tokenizer facts (eos id, vocab size) and a fingerprint of the inputs, so an unchanged
+pool is not tokenized twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from automixer.catalog import Catalog
+from automixer.errors import InputError, StageError
+from automixer.schema import component_name, doc_id_for
+from automixer.store import StageStore, atomic_write_text
+from proxies.evaluate import EvalItem, EvalSet, Scored
+
+_EOS_CANDIDATES = ("<|endoftext|>", "<eos>", "</s>", "<|eos|>", "[EOS]", "<eot>")
+_POOL_COLUMNS = ["doc_id", "source", "bucket", "synthetic", "synth_strategy", "text"]
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    path: str
+    eos_id: int
+    """End-of-text id: the tokenizer's own special token, or vocab size (one id past the vocab)."""
+    vocab_size: int
+    """Embedding rows the proxy needs (includes an added eos id)."""
+
+
+def load_tokenizer(config):
+    """(tokenizers.Tokenizer, TokenizerInfo) from sweep.tokenizer or <workdir>/tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    path = Path(config.sweep.tokenizer or config.workdir_path / "tokenizer.json")
+    if not path.exists():
+        raise StageError(f"{path}: tokenizer not found; run `automixer curate CONFIG` first (it trains it)")
+    tok = Tokenizer.from_file(str(path))
+    n = tok.get_vocab_size(with_added_tokens=True)
+    eos = next((i for c in _EOS_CANDIDATES if (i := tok.token_to_id(c)) is not None), None)
+    info = TokenizerInfo(str(path), eos if eos is not None else n, n if eos is not None else n + 1)
+    return tok, info
+
+
+def pool_shards(workdir: Path) -> list[Path]:
+    """Shards of the final pool: dedup kept (or curate kept) plus synth docs."""
+    dedup, curate = StageStore(workdir, "dedup"), StageStore(workdir, "curate")
+    kept = dedup.files("kept") if dedup.exists() else curate.files("kept")
+    if not kept:
+        raise StageError(f"{workdir}: no kept documents from dedup or curate; run `automixer curate CONFIG` first")
+    return kept + StageStore(workdir, "synth").files("docs")
+
+
+def default_component(by: str, source: str, bucket, synthetic: bool, strategy) -> str:
+    if synthetic or strategy:
+        return component_name(source, bucket, strategy or "unknown")
+    return source if by == "source" else component_name(source, bucket)
+
+
+def group_of(name: str, groups: dict[str, tuple[str, ...]]) -> str:
+    """The configured group whose pattern matches ``name`` first, or ``name`` itself."""
+    for new_name, patterns in groups.items():
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            return new_name
+    return name
+
+
+def _sql_str(v) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def default_filter(by: str, source: str, bucket, synthetic: bool, strategy) -> str:
+    """SQL filter selecting one default component's rows in a shard."""
+    if synthetic or strategy:
+        return f"synthetic AND synth_strategy = {_sql_str(strategy)}" if strategy else "synthetic"
+    if by == "source":
+        return f"source = {_sql_str(source)} AND NOT synthetic"
+    bucket_sql = "bucket IS NULL" if bucket is None else f"bucket = {int(bucket)}"
+    return f"source = {_sql_str(source)} AND {bucket_sql} AND NOT synthetic"
+
+
+def _fingerprint(config, shards: list[Path], tokenizer_path: str) -> str:
+    h = hashlib.sha256()
+    for p in shards:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    h.update(Path(tokenizer_path).read_bytes())
+    h.update(json.dumps([config.components.by, sorted(config.components.groups.items())]).encode())
+    return h.hexdigest()[:16]
+
+
+def _assign(config, shards: list[Path]):
+    """Walk the pool: component -> {"texts": [...], "docs", "synthetic", "shards": {path: set(filters)}}."""
+    by, groups = config.components.by, config.components.groups
+    comps: dict[str, dict] = {}
+    doc_ids: set[str] = set()
+    for path in shards:
+        table = pq.read_table(path, columns=_POOL_COLUMNS)
+        cols = {c: table.column(c).to_pylist() for c in _POOL_COLUMNS}
+        doc_ids.update(cols["doc_id"])
+        for i, text in enumerate(cols["text"]):
+            key = (by, cols["source"][i], cols["bucket"][i], bool(cols["synthetic"][i]), cols["synth_strategy"][i])
+            name = group_of(default_component(*key), groups)
+            comp = comps.setdefault(name, {"texts": [], "synthetic": key[3], "shards": {}})
+            comp["texts"].append(text)
+            comp["synthetic"] = comp["synthetic"] and key[3]
+            comp["shards"].setdefault(str(path.resolve()), set()).add(default_filter(*key))
+    return comps, doc_ids
+
+
+def train_doc_ids(shards: list[Path]) -> set[str]:
+    return {d for p in shards for d in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()}
+
+
+def _tokenize(tok, texts: list[str], eos_id: int, dtype) -> np.ndarray:
+    parts = []
+    for start in range(0, len(texts), 1000):
+        for enc in tok.encode_batch(texts[start:start + 1000], add_special_tokens=False):
+            parts.append(np.asarray(enc.ids + [eos_id], dtype=dtype))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def build_components(config) -> tuple[list[dict], TokenizerInfo, set[str]]:
+    """Tokenize every component (unless unchanged since the last build); return the rows, the
+    tokenizer facts and the doc_ids of all training documents (for the eval overlap check)."""
+    workdir = config.workdir_path
+    out = workdir / "components"
+    shards = pool_shards(workdir)
+    tok, info = load_tokenizer(config)
+    fingerprint = _fingerprint(config, shards, info.path)
+    meta_path = out / "_meta.json"
+    if meta_path.exists() and json.loads(meta_path.read_text())["fingerprint"] == fingerprint:
+        rows = json.loads((out / "components.json").read_text())
+        return rows, info, train_doc_ids(shards)
+    comps, doc_ids = _assign(config, shards)
+    dtype = np.uint16 if info.vocab_size <= 65536 else np.uint32
+    rows = []
+    for name in sorted(comps):
+        comp = comps[name]
+        ids = _tokenize(tok, comp["texts"], info.eos_id, dtype)
+        token_file = out / f"{name}.npy"
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = token_file.with_suffix(".tmp.npy")
+        np.save(tmp, ids)
+        tmp.replace(token_file)
+        shards_rows = [{"path": p, "filter": " OR ".join(f"({f})" for f in sorted(fs)) if len(fs) > 1 else next(iter(fs))}
+                       for p, fs in sorted(comp["shards"].items())]
+        rows.append({"component": name, "docs": len(comp["texts"]), "tokens": int(len(ids)),
+                     "synthetic": comp["synthetic"], "natural_weight": 0.0,
+                     "token_file": str(token_file.resolve()), "shards": shards_rows})
+    total = sum(r["tokens"] for r in rows) or 1
+    for r in rows:
+        r["natural_weight"] = r["tokens"] / total
+    atomic_write_text(out / "components.json", json.dumps(rows, indent=1))
+    atomic_write_text(meta_path, json.dumps({"fingerprint": fingerprint, **info.__dict__}, indent=1))
+    with Catalog(workdir) as catalog:
+        catalog.write_table("components", components_table(rows))
+    return rows, info, doc_ids
+
+
+def components_table(rows: list[dict]) -> pa.Table:
+    """The catalog ``components`` table (one row per component)."""
+    shard_type = pa.list_(pa.struct([("path", pa.string()), ("filter", pa.string())]))
+    schema = pa.schema([("component", pa.string()), ("docs", pa.int64()), ("tokens", pa.int64()),
+                        ("synthetic", pa.bool_()), ("natural_weight", pa.float64()),
+                        ("token_file", pa.string()), ("shards", shard_type)])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+# --- evaluation sets --------------------------------------------------------------------------------
+
+def _read_rows(path: Path, max_items: int) -> list[tuple[int, dict]]:
+    """(line number, row) of the first max_items JSON lines of a .jsonl or .jsonl.gz file."""
+    import gzip
+
+    if not path.exists():
+        raise InputError(f"{path}: evaluation file not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((line_no, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from None
+            if len(rows) >= max_items:
+                break
+    return rows
+
+
+def _get(row: dict, key: str, where: str):
+    if key not in row:
+        raise InputError(f"{where}: missing field {key!r}; fields are: {', '.join(sorted(row))}")
+    value = row[key]
+    return "\n".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _text(row: dict, spec, where: str) -> str:
+    keys = [spec] if isinstance(spec, str) else list(spec)
+    return "\n".join(str(_get(row, k, where)) for k in keys)
+
+
+def _choices(row: dict, spec, where: str) -> list[str]:
+    if isinstance(spec, str):
+        if not isinstance(row.get(spec), list):
+            raise InputError(f"{where}: field {spec!r} must be a list of choices")
+        return [str(c) for c in row[spec]]
+    return [str(_get(row, k, where)) for k in spec]
+
+
+def normalised_ids(text: str) -> set[str]:
+    """doc_ids of a text as given and after curation's normalisation (NFC, LF line ends, no trailing
+    whitespace per line, no blank lines at either end), so both spellings are caught."""
+    norm = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    norm = "\n".join(line.rstrip() for line in norm.split("\n")).strip("\n")
+    return {doc_id_for(text), doc_id_for(norm)}
+
+
+def _text_item(tok, eos_id: int, text: str, seq_len: int) -> EvalItem:
+    enc = tok.encode(text, add_special_tokens=False)
+    ids, n_bytes = enc.ids, len(text.encode("utf-8"))
+    if len(ids) > seq_len:  # keep one context window; count the bytes of the kept tokens only
+        ids, n_bytes = ids[:seq_len], len(text[:enc.offsets[seq_len - 1][1]].encode("utf-8"))
+    return EvalItem(Scored(tuple([eos_id] + ids), 1, n_bytes))
+
+
+def _choice_item(tok, eos_id: int, cfg, context: str, choices: list[str], label: int, seq_len: int) -> EvalItem:
+    """Context + each choice; scored on the choice (endings) or on the shared continuation (contexts)."""
+    pairs = ([(context, cfg.choice_prefix + c) for c in choices] if cfg.choices_are == "endings"
+             else [(c, cfg.choice_prefix + context) for c in choices])
+    scored = []
+    for ctx, target in pairs:
+        ctx_ids = [eos_id] + tok.encode(ctx, add_special_tokens=False).ids
+        target_ids = tok.encode(target, add_special_tokens=False).ids[:seq_len // 2]
+        ctx_ids = ctx_ids[-(seq_len + 1 - len(target_ids)):]
+        scored.append(Scored(tuple(ctx_ids + target_ids), len(ctx_ids), len(target.encode("utf-8"))))
+    return EvalItem(scored[label], tuple(scored), label)
+
+
+def load_eval_set(config, cfg, tok, info: TokenizerInfo, train_ids: set[str]) -> tuple[EvalSet, int]:
+    """Tokenize one evaluation set; return it and how many items overlapped training documents."""
+    path = Path(cfg.path)
+    seq_len = config.proxy.model.seq_len
+    items, overlapping = [], 0
+    for line_no, row in _read_rows(path, cfg.max_items):
+        where = f"{path}:{line_no}"
+        text = _text(row, cfg.text_field, where)
+        if cfg.format == "text":
+            full, item = text, None
+        else:
+            choices = _choices(row, cfg.choices_field, where)
+            label = _get(row, cfg.label_field, where)
+            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(choices):
+                raise InputError(f"{where}: {cfg.label_field}={label!r} is not an index into {len(choices)} choices")
+            full = (text + cfg.choice_prefix + choices[label] if cfg.choices_are == "endings"
+                    else choices[label] + cfg.choice_prefix + text)
+            item = _choice_item(tok, info.eos_id, cfg, text, choices, label, seq_len)
+        if normalised_ids(full) & train_ids:
+            if config.sweep.eval_overlap == "error":
+                raise InputError(f"{where}: evaluation item is also a training document (same doc_id); "
+                                 "remove it or set sweep.eval_overlap: drop")
+            overlapping += 1
+            continue
+        items.append(item or _text_item(tok, info.eos_id, text, seq_len))
+    if not items:
+        raise InputError(f"{path}: no evaluation items left (read {cfg.max_items} at most, {overlapping} overlapped training)")
+    return EvalSet(cfg.group, path.name, tuple(items)), overlapping
+
+
+def build_eval_sets(config, info: TokenizerInfo, train_ids: set[str]) -> list[EvalSet]:
+    """Every configured evaluation set, tokenized; items found among the training docs are dropped
+    (or raise, with sweep.eval_overlap: error)."""
+    if not config.sweep.eval:
+        raise StageError("sweep.eval lists no evaluation sets; the sweep needs at least one to score proxies")
+    tok, _ = load_tokenizer(config)
+    sets = []
+    for cfg in config.sweep.eval:
+        es, overlapping = load_eval_set(config, cfg, tok, info, train_ids)
+        if overlapping:
+            print(f"[sweep] {cfg.path}: dropped {overlapping} evaluation items that are also training documents")
+        sets.append(es)
+    return sets

@@ -1,0 +1,124 @@
+"""Scoring a proxy on held-out evaluation sets, per capability group.
+
+An evaluation set is already tokenized (automixer builds them with the curation tokenizer). Every
+item has a ``text`` span: the whole text for plain sets, the context plus the right answer for
+multiple-choice sets. Per group we report:
+- ``<group>_loss``: mean next-token loss (nats per scored token) over the scored spans;
+- ``<group>_bpb``: bits per UTF-8 byte of the same spans (comparable across tokenizers);
+- ``<group>_acc``: multiple-choice accuracy, where the group has items with choices: the predicted
+  choice is the one with the lowest loss per byte of the choice (length-normalised).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Token ids of a sequence and the part of it that is scored."""
+
+    ids: tuple[int, ...]
+    """Token ids (the first one is only context: it is never predicted)."""
+    start: int
+    """Index of the first scored token (>= 1)."""
+    n_bytes: int
+    """UTF-8 bytes of the scored tokens."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    text: Scored
+    """The span scored for loss and bits per byte."""
+    choices: tuple[Scored, ...] = ()
+    """Context + each choice, scored on the choice (multiple choice only)."""
+    label: int = -1
+    """Index of the right choice (-1 when there are no choices)."""
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    group: str
+    """Capability group (code, math, stem, commonsense, ...)."""
+    name: str
+    """Where the items came from (file name), for messages."""
+    items: tuple[EvalItem, ...] = field(default_factory=tuple)
+
+
+def eval_set_from_dict(data: dict) -> EvalSet:
+    """Inverse of dataclasses.asdict for an EvalSet (JSON round trip)."""
+    def scored(d):
+        return Scored(tuple(d["ids"]), d["start"], d["n_bytes"])
+
+    items = tuple(
+        EvalItem(scored(it["text"]), tuple(scored(c) for c in it.get("choices", ())), it.get("label", -1))
+        for it in data["items"]
+    )
+    return EvalSet(data["group"], data["name"], items)
+
+
+@torch.no_grad()
+def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> list[float]:
+    """Summed loss (nats) over the scored tokens of each sequence, in input order."""
+    seq_len = model.cfg.seq_len
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i].ids))  # similar lengths share a batch
+    out = [0.0] * len(seqs)
+    for b in range(0, len(order), batch_size):
+        chunk = [seqs[i] for i in order[b:b + batch_size]]
+        width = min(max(len(s.ids) for s in chunk), seq_len + 1)
+        ids = torch.zeros(len(chunk), width, dtype=torch.long)
+        weight = torch.zeros(len(chunk), width - 1)
+        for r, s in enumerate(chunk):
+            row = s.ids[-width:]  # keep the end (the scored part) if longer than the context window
+            shift = len(s.ids) - len(row)
+            ids[r, :len(row)] = torch.tensor(row)
+            weight[r, max(s.start - shift, 1) - 1:len(row) - 1] = 1.0
+        ids, weight = ids.to(device), weight.to(device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=ids.is_cuda):
+            logits_BTV, _ = model(ids[:, :-1])
+        nll_BT = F.cross_entropy(logits_BTV.float().transpose(1, 2), ids[:, 1:], reduction="none")
+        for r, total in enumerate((nll_BT * weight).sum(dim=1).tolist()):
+            out[order[b + r]] = total
+    return out
+
+
+def _scored_tokens(s: Scored, seq_len: int) -> int:
+    """Tokens actually scored (the window keeps at most seq_len predictions)."""
+    return max(0, min(len(s.ids) - s.start, seq_len))
+
+
+def evaluate(model, eval_sets: list[EvalSet], *, batch_size: int = 32, device="cpu") -> dict[str, float]:
+    """Per group: ``<group>_loss``, ``<group>_bpb`` and ``<group>_acc`` (where items have choices)."""
+    was_training = model.training
+    model.eval()
+    totals: dict[str, list[float]] = {}  # group -> [nats, tokens, bytes, correct, choice items]
+    seq_len = model.cfg.seq_len
+    for es in eval_sets:
+        acc = totals.setdefault(es.group, [0.0, 0, 0, 0, 0])
+        texts = [it.text for it in es.items]
+        for s, nats in zip(texts, sequence_losses(model, texts, batch_size=batch_size, device=device)):
+            n_tok = _scored_tokens(s, seq_len)
+            acc[0] += nats
+            acc[1] += n_tok
+            acc[2] += s.n_bytes * n_tok / max(len(s.ids) - s.start, 1)  # bytes of the scored window
+        mc = [it for it in es.items if it.choices]
+        flat = [c for it in mc for c in it.choices]
+        losses = sequence_losses(model, flat, batch_size=batch_size, device=device) if flat else []
+        pos = 0
+        for it in mc:
+            per_byte = [losses[pos + j] / max(c.n_bytes, 1) for j, c in enumerate(it.choices)]
+            pos += len(it.choices)
+            acc[3] += int(min(range(len(per_byte)), key=per_byte.__getitem__) == it.label)
+            acc[4] += 1
+    model.train(was_training)
+    metrics: dict[str, float] = {}
+    for group, (nats, n_tok, n_bytes, correct, n_mc) in sorted(totals.items()):
+        metrics[f"{group}_loss"] = nats / max(n_tok, 1)
+        metrics[f"{group}_bpb"] = nats / math.log(2) / max(n_bytes, 1)
+        if n_mc:
+            metrics[f"{group}_acc"] = correct / n_mc
+    return metrics
