@@ -119,7 +119,7 @@ class _Collector:
         except UnicodeEncodeError:  # a lone surrogate escape in the JSON
             return self.quarantine(path, line, "invalid_utf8: lone surrogate", raw.encode("utf-8", "replace").decode())
         if n_bytes > self.max_doc_bytes:
-            return self.quarantine(path, line, f"too_large ({n_bytes} > {self.max_doc_bytes} bytes)", raw)
+            return self.quarantine(path, line, f"too_large: {n_bytes} > {self.max_doc_bytes} bytes", raw)
         default_id = f"{path}:{line}" if line is not None else str(path)
         values = (default_id if doc_id is None else str(doc_id), self.source.name, self.source.domain, text, n_bytes)
         for key, value in zip(RAW_SCHEMA.names, values):
@@ -150,7 +150,7 @@ def _read_jsonl(path: Path, out: _Collector) -> None:
             try:
                 decoded = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                out.quarantine(path, line_no, f"invalid_utf8 at byte {exc.start}", line.decode("utf-8", "replace"))
+                out.quarantine(path, line_no, f"invalid_utf8: bad byte at offset {exc.start}", line.decode("utf-8", "replace"))
                 continue
             if not decoded.strip():
                 continue  # blank lines separate nothing in JSONL; they are not documents
@@ -184,7 +184,7 @@ def _read_text(path: Path, out: _Collector) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        out.quarantine(path, None, f"invalid_utf8 at byte {exc.start}", data.decode("utf-8", "replace"))
+        out.quarantine(path, None, f"invalid_utf8: bad byte at offset {exc.start}", data.decode("utf-8", "replace"))
         return
     out.add(path, None, text, path.name, text)
 

@@ -209,7 +209,7 @@ def _quarantine_records(table: pa.Table | None) -> list[dict]:
     counts: dict[tuple, list[int]] = {}
     if table is not None:
         for source, reason, raw in zip(*(table.column(c).to_pylist() for c in ("source", "reason", "raw"))):
-            category = reason.split(":")[0].split(" (")[0]  # "too_large (12 > 10 bytes)" -> "too_large"
+            category = reason.split(":")[0]  # "too_large: 12 > 10 bytes" -> "too_large"
             acc = counts.setdefault((source, category), [0, 0])
             acc[0] += 1
             acc[1] += len((raw or "").encode("utf-8", "replace"))
