@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pyarrow.compute as pc
 import pytest
 
@@ -55,12 +58,36 @@ def test_selection_is_deterministic_by_seed(tmp_path, seeds, ray_local):
     assert picks[0] == picks[1] and len(picks[0]) == 5 and picks[0] != picks[2]
 
 
-def test_dedup_kept_is_preferred_over_curate_kept(tmp_path, seeds, ray_local):
+def write_tokenizer(path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # words and punctuation marks are tokens
+    tokenizer.save(str(path))
+
+
+def test_dedup_kept_is_preferred_and_the_workdir_tokenizer_counts_tokens(tmp_path, seeds, ray_local):
     write_stage(tmp_path, "curate", seeds)
     write_stage(tmp_path, "dedup", seeds.slice(0, 2))
+    write_tokenizer(tmp_path / "tokenizer.json")
     run_synth(make_config(tmp_path, {"policy": [{"strategy": "distill"}]}))
-    parents = StageStore(tmp_path, "synth").read("docs").column("parent_id").to_pylist()
-    assert sorted(parents) == sorted(seeds.slice(0, 2).column("doc_id").to_pylist())
+    docs = StageStore(tmp_path, "synth").read("docs")
+    assert sorted(docs.column("parent_id").to_pylist()) == sorted(seeds.slice(0, 2).column("doc_id").to_pylist())
+    for doc in docs.to_pylist():
+        assert doc["n_tokens"] == len(re.findall(r"\w+|[^\w\s]", doc["text"])) > len(doc["text"].split())
+
+
+def test_interrupted_run_resumes_only_the_missing_units(tmp_path, seeds, ray_local):
+    write_stage(tmp_path, "curate", seeds)
+    config = make_config(tmp_path, {"policy": [{"strategy": "dialogue"}], "rows_per_block": 3})
+    run_synth(config)
+    store = StageStore(tmp_path, "synth")
+    docs = store.read("docs").sort_by("doc_id")
+    manifest = json.loads(store.manifest_path.read_text())
+    del manifest["units"]["r00-dialogue-0001"]  # as if the run had stopped before this unit finished
+    store.manifest_path.write_text(json.dumps(manifest))
+    summary = run_synth(config)
+    assert "2 units already done" in summary and store.read("docs").sort_by("doc_id").equals(docs)
 
 
 def test_missing_seed_stages_is_a_clear_stage_error(tmp_path):
