@@ -6,6 +6,7 @@ computed lazily and once, so a filter that fails early costs little.
 
 from __future__ import annotations
 
+import re
 import string
 from collections import Counter
 from functools import cached_property
@@ -15,6 +16,9 @@ import numpy as np
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 BULLETS = ("\u2022", "-", "*", "\u00b7", "\u2013")
 _PUNCT = string.punctuation + "\u201c\u201d\u2018\u2019\u2026\u2013\u2014"
+_ALPHA_WORD = re.compile(r"\S*[^\W\d_]\S*")
+_ALNUM, _DIGIT = re.compile(r"[^\W_]"), re.compile(r"\d")
+_PUNCT_RE = re.compile("[" + re.escape(_PUNCT) + "]")
 
 
 class TextStats:
@@ -62,8 +66,7 @@ class TextStats:
         return self.line_share(lambda ln: ln.lstrip().startswith(BULLETS))
 
     def alpha_word_share(self) -> float:
-        words = self.words
-        return sum(1 for w in words if any(c.isalpha() for c in w)) / len(words) if words else 0.0
+        return len(_ALPHA_WORD.findall(self.text)) / len(self.words) if self.words else 0.0
 
     @cached_property
     def stop_word_count(self) -> int:
@@ -85,24 +88,26 @@ class TextStats:
             return 0.0
         grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
         counts = Counter(grams)
-        covered = np.zeros(len(words), dtype=bool)
+        covered, until = 0, 0  # words covered so far; end of the last repeated n-gram
         for i, g in enumerate(grams):
             if counts[g] > 1:
-                covered[i:i + n] = True
-        return float(covered.mean())
+                covered += i + n - max(i, until)
+                until = i + n
+        return covered / len(words)
 
     def marker_line_share(self, markers: tuple[str, ...]) -> float:
-        return self.line_share(lambda ln: any(m in ln.lower() for m in markers))
+        pattern = re.compile("|".join(re.escape(m) for m in markers))
+        return self.line_share(lambda ln: pattern.search(ln.lower()) is not None)
 
     def char_shares(self) -> tuple[float, float, float, float, float]:
         """Shares of letters+digits, digits, upper-case, punctuation and non-ASCII characters."""
         text = self.text
         n = max(len(text), 1)
-        alnum = sum(c.isalnum() for c in text)
-        digits = sum(c.isdigit() for c in text)
-        upper = sum(c.isupper() for c in text)
-        punct = sum(c in _PUNCT for c in text)
-        non_ascii = sum(ord(c) > 127 for c in text)
+        alnum = len(_ALNUM.findall(text))
+        digits = len(_DIGIT.findall(text))
+        upper = sum(map(str.isupper, text))
+        punct = len(_PUNCT_RE.findall(text))
+        non_ascii = len(text) - len(text.encode("ascii", "ignore"))
         return alnum / n, digits / n, upper / n, punct / n, non_ascii / n
 
 
