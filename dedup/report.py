@@ -13,12 +13,12 @@ import pyarrow as pa
 
 REPORT_SQL = """
 SELECT source, bucket,
-  coalesce(sum(docs) FILTER (WHERE outcome = 'in'), 0) AS docs_in,
-  coalesce(sum(docs) FILTER (WHERE outcome = 'kept'), 0) AS kept,
-  coalesce(sum(docs) FILTER (WHERE outcome = 'duplicate' AND reason = 'exact'), 0) AS exact,
-  coalesce(sum(docs) FILTER (WHERE outcome = 'duplicate' AND reason = 'near'), 0) AS near,
-  coalesce(sum(tokens) FILTER (WHERE outcome = 'in'), 0) AS tokens_in,
-  coalesce(sum(tokens) FILTER (WHERE outcome = 'duplicate'), 0) AS tokens_removed
+  coalesce(sum(docs) FILTER (WHERE outcome = 'in'), 0)::BIGINT AS docs_in,
+  coalesce(sum(docs) FILTER (WHERE outcome = 'kept'), 0)::BIGINT AS kept,
+  coalesce(sum(docs) FILTER (WHERE outcome = 'duplicate' AND reason = 'exact'), 0)::BIGINT AS exact,
+  coalesce(sum(docs) FILTER (WHERE outcome = 'duplicate' AND reason = 'near'), 0)::BIGINT AS near,
+  coalesce(sum(tokens) FILTER (WHERE outcome = 'in'), 0)::BIGINT AS tokens_in,
+  coalesce(sum(tokens) FILTER (WHERE outcome = 'duplicate'), 0)::BIGINT AS tokens_removed
 FROM ledger GROUP BY source, bucket ORDER BY source, bucket NULLS LAST
 """
 
@@ -27,9 +27,12 @@ def removal_report(ledger: pa.Table) -> pa.Table:
     """Per (source, bucket): docs_in, kept, exact, near, removal_rate, tokens_in, tokens_removed."""
     con = duckdb.connect()
     con.register("ledger", ledger)
-    report = con.execute(
-        f"SELECT *, CASE WHEN docs_in > 0 THEN (exact + near) / docs_in ELSE 0 END AS removal_rate FROM ({REPORT_SQL})"
-    ).fetch_arrow_table()
+    result = con.sql(
+        "SELECT *, CASE WHEN docs_in > 0 THEN (exact + near)::DOUBLE / docs_in ELSE 0.0 END AS removal_rate "
+        f"FROM ({REPORT_SQL})"
+    )
+    # DuckDB renamed fetch_arrow_table to to_arrow_table in 2.0.
+    report = (getattr(result, "to_arrow_table", None) or getattr(result, "fetch_arrow_table"))()
     con.close()
     return report
 

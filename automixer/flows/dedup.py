@@ -3,9 +3,9 @@
 Four resumable steps, each writing files the next reads (units in <workdir>/dedup/_manifest.json):
 1. ``signatures:<shard>``: per curate shard, exact key, scope key and MinHash signature of each row
    (Ray Data map_batches, one shard per task) -> dedup/signatures/<shard>.parquet.
-2. ``clusters``: band keys (map_batches) sorted by key across the whole data set (a Ray shuffle),
-   grouped per sorted block, regrouped in the driver; candidate pairs verified, exact and near pairs
-   joined by union-find, keepers chosen -> dedup/clusters/clusters.parquet (clustered rows only).
+2. ``clusters``: in the same Ray pipeline, band keys sorted by key across the whole data set (a
+   shuffle), grouped per sorted block, regrouped in the driver; candidate pairs verified, exact and
+   near pairs joined by union-find, keepers chosen -> dedup/clusters/clusters.parquet (clustered rows).
 3. ``filter:<shard>``: each curate shard split into dedup/kept and dedup/duplicates.
 4. ledger, views, dedup_report table, <workdir>/plots/dedup_removal.png (cheap; redone every run).
 
@@ -32,7 +32,7 @@ from automixer.schema import conform
 from automixer.stage_run import stage_run
 from automixer.store import StageStore, write_parquet
 from automixer.typed_yaml import to_plain
-from dedup.buckets import BandGroupStage, BandKeyStage, candidate_pairs
+from dedup.buckets import KEY_SCHEMA, BandGroupStage, BandKeyStage, candidate_pairs
 from dedup.clusters import CLUSTER_SCHEMA, assign_clusters, exact_pairs, verify_pairs
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
@@ -43,6 +43,7 @@ STAGE = "dedup"
 KINDS = ("kept", "duplicates")
 PLOT = "plots/dedup_removal.png"
 _SIG_INPUT = ["text", "source", "bucket"]
+_SIG_KEY_COLUMNS = ["gid", "scope", "n_shingles", "sig"]
 
 
 @dataclass(frozen=True)
@@ -100,35 +101,51 @@ def _read_shard(row: dict, columns: list[str] | None) -> pa.Table:
     return table.append_column("gid", pa.array(gid))
 
 
-# --- step 1: signatures -------------------------------------------------------------------------
-def _sign_shard(row: dict, *, config: DedupConfig) -> dict:
-    sigs = SignatureStage(config)(_read_shard(row, _SIG_INPUT))
-    write_parquet(Path(row["out"]), sigs)
-    return {"unit": f"signatures:{row['name']}", "path": row["out"], "rows": sigs.num_rows}
+# --- steps 1 and 2: signatures, band keys grouped over the data set ------------------------------
+def _shard_keys(row: dict, config: DedupConfig) -> pa.Table:
+    """Band-key rows of one shard; its signatures are computed and written first unless done."""
+    if row["signed"]:
+        sigs = pq.read_table(row["out"], columns=_SIG_KEY_COLUMNS)
+    else:
+        sigs = SignatureStage(config)(_read_shard(row, _SIG_INPUT))
+        write_parquet(Path(row["out"]), sigs)
+    return BandKeyStage(config)(sigs)
 
 
-def _signatures(store: StageStore, shards: list[Shard], config: DedupConfig) -> int:
-    todo = [s for s in shards if not store.is_done(f"signatures:{s.name}")]
-    if todo:
-        _say(f"signatures: {len(todo)} shard(s), {sum(s.rows for s in todo)} documents")
-        rows = [{**s.__dict__, "out": str(store.shard_path("signatures", s.name))} for s in todo]
-        results = _ray_rows(_sign_shard, rows, config=config)
-        store.mark_many_done({r["unit"]: ({"signatures": [r["path"]]}, {"rows": r["rows"]}) for r in results})
-    return len(todo)
+def _key_boundaries(num_keys: int, keys_per_partition: int = 1 << 21) -> list[int]:
+    """Evenly spaced int64 boundaries giving about ``keys_per_partition`` keys per sort partition."""
+    parts = max(1, -(-num_keys // keys_per_partition))
+    return [int(v) for v in np.linspace(-(2**63), 2**63 - 1, parts + 1, dtype=np.float64)[1:-1]]
 
 
-# --- step 2: clusters ---------------------------------------------------------------------------
-def _band_members(sig_files: list[Path], config: DedupConfig) -> pa.Table:
-    """Rows (key, gid) of band keys shared by two or more documents, grouped over the whole data set."""
+def _band_members(store: StageStore, shards: list[Shard], config: DedupConfig) -> tuple[pa.Table, int]:
+    """Rows (key, gid) of band keys shared by two or more documents, and the number of shards signed.
+
+    One Ray Data pipeline: per shard (one task each) signatures -> band keys, then a sort by key
+    across the whole data set, then BandGroupStage on each sorted block.
+    """
     import ray
 
-    ds = ray.data.read_parquet([str(p) for p in sig_files], columns=["gid", "scope", "n_shingles", "sig"])
-    ds = ds.map_batches(lambda b: BandKeyStage(config)(b), batch_format="pyarrow", batch_size=4096)
-    # After a sort every block holds whole key ranges; a key cut between two blocks shows up as a
+    rows = [{**s.__dict__, "out": str(store.shard_path("signatures", s.name)),
+             "signed": store.is_done(f"signatures:{s.name}")} for s in shards]
+    todo = [r for r in rows if not r["signed"]]
+    if todo:
+        _say(f"signatures: {len(todo)} shard(s), {sum(r['rows'] for r in todo)} documents")
+
+    def keys_of_shards(batch: pa.Table) -> pa.Table:
+        return pa.concat_tables([_shard_keys(json.loads(r), config) for r in batch.column("row").to_pylist()])
+
+    ds = ray.data.from_items([{"row": json.dumps(r)} for r in rows], override_num_blocks=len(rows))
+    ds = ds.map_batches(keys_of_shards, batch_size=1, batch_format="pyarrow")
+    # Keys are uniform 64-bit hashes, so evenly spaced boundaries balance the sort without sampling.
+    # After the sort every block holds whole key ranges; a key cut between two blocks shows up as a
     # boundary group of both, and group_members in candidate_pairs joins the pieces.
-    ds = ds.sort("key").map_batches(lambda b: BandGroupStage(config)(b), batch_size=None, batch_format="pyarrow")
+    num_keys = sum(s.rows for s in shards) * config.bands_rows[0]
+    ds = ds.sort("key", boundaries=_key_boundaries(num_keys))
+    ds = ds.map_batches(lambda b: BandGroupStage(config)(b), batch_size=None, batch_format="pyarrow")
     tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
-    return pa.concat_tables(tables) if tables else pa.table({"key": pa.array([], pa.int64()), "gid": pa.array([], pa.int64())})
+    store.mark_many_done({f"signatures:{r['name']}": ({"signatures": [r["out"]]}, {"rows": r["rows"]}) for r in todo})
+    return (pa.concat_tables(tables) if tables else KEY_SCHEMA.empty_table()), len(todo)
 
 
 def _signature_lookup(sig_files: list[Path], needed: np.ndarray):
@@ -157,15 +174,16 @@ def _meta(store: StageStore, shards: list[Shard]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _clusters(store: StageStore, shards: list[Shard], config: DedupConfig) -> Path:
+def _clusters(store: StageStore, shards: list[Shard], config: DedupConfig) -> tuple[Path, int]:
+    """Write the clusters file unless done; return its path and the number of shards signed."""
     path = store.shard_path("clusters", "clusters")
     if store.is_done("clusters"):
-        return path
+        return path, 0
+    members, signed = _band_members(store, shards, config)
     meta = _meta(store, shards)
     gid, scope, exact = (meta.column(c).to_numpy() for c in ("gid", "scope", "exact"))
     exact_edges = exact_pairs(gid, scope, exact)
     sig_files = [store.shard_path("signatures", s.name) for s in shards]
-    members = _band_members(sig_files, config)
     pairs = candidate_pairs(members.column("key").to_numpy(), members.column("gid").to_numpy(), config.verify_group_limit)
     candidates = len(pairs)
     if config.verify and len(pairs):
@@ -175,7 +193,7 @@ def _clusters(store: StageStore, shards: list[Shard], config: DedupConfig) -> Pa
          f"{clusters.num_rows} documents in clusters")
     write_parquet(path, clusters)
     store.mark_done("clusters", {"clusters": [path]}, {"rows": clusters.num_rows})
-    return path
+    return path, signed
 
 
 # --- step 3: filter -----------------------------------------------------------------------------
@@ -244,9 +262,8 @@ def run_dedup(config: RunConfig, *, force: bool = False) -> str:
         signed = clustered = 0
         clusters = None
         if config.dedup.enabled:
-            signed = _signatures(store, shards, config.dedup)
             clustered = int(not store.is_done("clusters"))
-            clusters = _clusters(store, shards, config.dedup)
+            clusters, signed = _clusters(store, shards, config.dedup)
         filtered = _filter(store, shards, config.dedup, clusters)
         report = _account(config, store)
         totals = {k: int(sum(report.column(k).to_pylist())) for k in ("docs_in", "kept", "exact", "near")}
