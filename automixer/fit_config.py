@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
+
+SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "ensemble")
+"""Surrogates known to ``automixer.surrogates`` (its registry checks it holds exactly these)."""
+
+SOLVER_NAMES = ("auto", "tpe", "cmaes", "nsga2", "slsqp", "random")
+
+
+def metric_key(name: str) -> str:
+    """``code`` and ``metric/code`` both name the runs-table column ``metric/code``."""
+    return name if name.startswith("metric/") else f"metric/{name}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -11,7 +21,7 @@ class FitConfig:
     """Surrogate regressors from mixture weights to metrics."""
 
     targets: tuple[str, ...] = ()
-    """Metrics to fit (``metric/<name>``); empty fits every metric column."""
+    """Metrics to fit (``metric/<name>`` or ``<name>``); empty fits every metric column."""
     candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "ensemble")
     """Surrogates tried per target; the best by cross-validation is kept."""
     cv_folds: int = 5
@@ -19,24 +29,68 @@ class FitConfig:
     higher_is_better: tuple[str, ...] = ()
     """Metrics where higher is better (e.g. accuracies); the rest are minimised."""
 
+    def validate(self) -> None:
+        unknown = [c for c in self.candidates if c not in SURROGATE_NAMES]
+        if unknown:
+            raise ValueError(f"candidates: unknown surrogate {unknown[0]!r}; expected some of {', '.join(SURROGATE_NAMES)}")
+        if not self.candidates:
+            raise ValueError(f"candidates: empty; expected some of {', '.join(SURROGATE_NAMES)}")
+        if self.cv_folds < 2:
+            raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizeConfig:
     """Constrained search for the best mixture."""
 
     objective: dict[str, float] = field(default_factory=dict)
-    """Weights of metrics in the objective (metric -> weight); empty: equal weights over targets."""
-    solver: Literal["auto", "tpe", "cmaes", "slsqp", "random"] = "auto"
-    """auto tries all and keeps the best."""
+    """Weights of metrics in the objective (metric -> weight); empty: equal weights over targets.
+    Each metric enters as a z-score over the sweep's runs, sign-flipped where higher is better."""
+    target: str = ""
+    """If set, optimise only this metric, subject to ``metric_bounds`` on the others (objective ignored)."""
+    metric_bounds: dict[str, float] = field(default_factory=dict)
+    """Bounds on predicted metrics: at most this value (lower-is-better) or at least it (higher-is-better)."""
+    solver: Literal["auto", "tpe", "cmaes", "nsga2", "slsqp", "random"] = "auto"
+    """auto tries all and keeps the best; slsqp alone starts from the best sampled mixture."""
     token_budget: int = 100_000_000
     """Tokens of the full training run."""
     max_epochs: float = 4.0
-    """No component repeated more than this many times in the full run."""
+    """No component repeated more than this many times in the full run; 0 disables the check."""
     max_synthetic_share: float = 0.3
-    """Upper bound on the total weight of synthetic components."""
+    """Upper bound on the total weight of synthetic components (1 disables)."""
     trust_region: float = 0.5
-    """Maximum L1 distance from the nearest sampled mixture (null-like large value disables)."""
+    """Maximum L1 distance from the nearest sampled mixture (2 or more disables: the simplex's diameter)."""
     min_weight: dict[str, float] = field(default_factory=dict)
+    """Per-component lower bounds (component name -> weight)."""
     max_weight: dict[str, float] = field(default_factory=dict)
+    """Per-component upper bounds."""
     n_trials: int = 300
     """Trials per optuna solver."""
+    random_samples: int = 20000
+    """Mixtures scored by the RegMix-style random simulation."""
+    top_k: int = 100
+    """The random simulation answers with the mean of its top-k feasible mixtures."""
+
+    def validate(self) -> None:
+        for key in ("min_weight", "max_weight"):
+            for name, value in getattr(self, key).items():
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{key}.{name} must be in [0, 1], got {value}")
+        for name, low in self.min_weight.items():
+            high = self.max_weight.get(name, 1.0)
+            if low > high:
+                raise ValueError(f"min_weight.{name}={low} exceeds max_weight.{name}={high}")
+        if not 0.0 <= self.max_synthetic_share <= 1.0:
+            raise ValueError(f"max_synthetic_share must be in [0, 1], got {self.max_synthetic_share}")
+        if self.trust_region <= 0:
+            raise ValueError(f"trust_region must be positive (2 disables it), got {self.trust_region}")
+        if self.token_budget <= 0:
+            raise ValueError(f"token_budget must be positive, got {self.token_budget}")
+        if self.max_epochs < 0:
+            raise ValueError(f"max_epochs must be >= 0 (0 disables), got {self.max_epochs}")
+        for key in ("n_trials", "random_samples", "top_k"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        bad = {k: v for k, v in self.objective.items() if v < 0}
+        if bad:
+            raise ValueError(f"objective weights must be >= 0, got {bad}")

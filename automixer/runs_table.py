@@ -1,0 +1,178 @@
+"""Reading the runs table (``mix/<component>`` weights, ``metric/<name>`` values) and the components table.
+
+Contract (docs/RUNS_TABLE.md): other columns are ignored; a ``status`` column, if present, keeps only
+``ok`` rows; weights are non-negative and each row sums to 1 (within 1e-3; rows are renormalised).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from automixer.errors import InputError, StageError
+
+MIX, METRIC = "mix/", "metric/"
+
+
+@dataclass
+class Runs:
+    """Runs parsed from a runs table. Shapes: N runs, C components."""
+
+    components: list[str]
+    X_NC: np.ndarray
+    metrics: dict[str, np.ndarray]
+    """metric column -> values (NaN where a run has none)."""
+    source: str
+    run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.X_NC)
+
+    def to_table(self) -> pa.Table:
+        cols = {"run_id": self.run_ids} if self.run_ids else {}
+        cols.update({MIX + c: self.X_NC[:, i] for i, c in enumerate(self.components)})
+        cols.update(self.metrics)
+        return pa.table(cols)
+
+
+def parse_runs(table: pa.Table, source: str) -> Runs:
+    """Validate a runs table and pull out weights and metrics; errors name ``source`` and the column."""
+    if "status" in table.column_names:
+        keep = np.asarray([s == "ok" for s in table.column("status").to_pylist()])
+        table = table.filter(pa.array(keep))
+    mix_cols = [c for c in table.column_names if c.startswith(MIX)]
+    metric_cols = [c for c in table.column_names if c.startswith(METRIC)]
+    if not mix_cols:
+        raise InputError(f"{source}: no mix/<component> columns; columns are: {', '.join(table.column_names)}")
+    if not metric_cols:
+        raise InputError(f"{source}: no metric/<name> columns; columns are: {', '.join(table.column_names)}")
+    if table.num_rows == 0:
+        raise InputError(f"{source}: no runs (rows with status 'ok')")
+    X = np.column_stack([_numeric(table, c, source) for c in mix_cols])
+    bad = np.argwhere(~np.isfinite(X) | (X < 0))
+    if len(bad):
+        row, col = bad[0]
+        raise InputError(f"{source}: column {mix_cols[col]} row {row}: weight must be a number >= 0, got {X[row, col]}")
+    sums = X.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
+    if len(off):
+        raise InputError(f"{source}: row {off[0]}: mix/* weights sum to {sums[off[0]]:.6g}, expected 1")
+    metrics = {c: _numeric(table, c, source) for c in metric_cols}
+    run_ids = [str(v) for v in table.column("run_id").to_pylist()] if "run_id" in table.column_names else []
+    return Runs([c[len(MIX):] for c in mix_cols], X / sums[:, None], metrics, source, run_ids)
+
+
+def _numeric(table: pa.Table, column: str, source: str) -> np.ndarray:
+    col = table.column(column)
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+        raise InputError(f"{source}: column {column} must be numeric, got {col.type}")
+    return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def read_table_file(path: Path | str) -> pa.Table:
+    """Read a CSV or Parquet file as an Arrow table."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        if suffix in (".csv", ".tsv"):
+            import pyarrow.csv as pcsv
+
+            opts = pcsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
+            return pcsv.read_csv(path, parse_options=opts)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    raise InputError(f"{path}: unknown file type {suffix!r}; expected .csv, .tsv or .parquet")
+
+
+def read_runs_file(path: Path | str) -> Runs:
+    """Runs from a CSV or Parquet runs table."""
+    return parse_runs(read_table_file(path), str(path))
+
+
+def read_runs_workdir(workdir: Path | str) -> Runs:
+    """Runs from the catalog table ``proxy_runs`` (or ``<workdir>/sweep/runs.parquet``)."""
+    from automixer.catalog import Catalog
+
+    workdir = Path(workdir)
+    if (workdir / "catalog.duckdb").exists():
+        with Catalog(workdir, read_only=True) as catalog:
+            if _has_table(catalog, "proxy_runs"):
+                return parse_runs(catalog.query("SELECT * FROM proxy_runs"), f"{workdir}/catalog.duckdb:proxy_runs")
+    runs_file = workdir / "sweep" / "runs.parquet"
+    if runs_file.exists():
+        return read_runs_file(runs_file)
+    raise StageError(f"no runs table in {workdir} (catalog table proxy_runs or sweep/runs.parquet): "
+                     "run automixer sweep first, or pass --runs FILE")
+
+
+def read_components(workdir: Path | str | None) -> dict[str, dict]:
+    """Components contract rows by name (catalog table ``components`` or components/components.json); {} if none."""
+    if workdir is None:
+        return {}
+    workdir = Path(workdir)
+    rows: list[dict] = []
+    if (workdir / "catalog.duckdb").exists():
+        from automixer.catalog import Catalog
+
+        with Catalog(workdir, read_only=True) as catalog:
+            if _has_table(catalog, "components"):
+                rows = catalog.query("SELECT * FROM components").to_pylist()
+    path = workdir / "components" / "components.json"
+    if not rows and path.exists():
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            warnings.warn(f"{path}: not valid JSON ({exc}); component token counts unknown", stacklevel=2)
+    return {str(r["component"]): _plain(r) for r in rows if "component" in r}
+
+
+def _has_table(catalog, name: str) -> bool:
+    # Not Catalog.has_relation: its fetchone() leaves a pending result that breaks the next query (duckdb 2).
+    found = catalog.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
+    return found.column("n")[0].as_py() > 0
+
+
+def _plain(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def synthetic_runs(num_runs: int, seed: int = 0, noise: float = 0.01) -> pa.Table:
+    """A runs table from known functions of Dirichlet weights (tests, benchmarks).
+
+    Components code, stem, math, synth.qa (natural 0.4/0.3/0.2/0.1). Metrics (lower is better):
+    ``metric/code`` and ``metric/math`` saturate exponentially in their own component;
+    ``metric/loss`` is a bowl with its minimum at w* = (0.35, 0.3, 0.25, 0.1).
+    """
+    rng = np.random.default_rng(seed)
+    natural = np.array([0.4, 0.3, 0.2, 0.1])
+    conc = rng.choice([0.5, 2.0, 8.0], size=num_runs)
+    X = np.array([rng.dirichlet(natural * c * 4 + 0.05) for c in conc])
+    code = 3.0 + 1.2 * np.exp(-3.0 * X[:, 0]) + 0.3 * X[:, 2]
+    math = 3.0 + 1.0 * np.exp(-4.0 * X[:, 2] - 1.0 * X[:, 3])
+    loss = 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(axis=1)
+    cols = {"run_id": [f"r{i:03d}" for i in range(num_runs)], "status": ["ok"] * num_runs}
+    cols.update({f"mix/{c}": X[:, i] for i, c in enumerate(SYNTHETIC_COMPONENTS)})
+    for name, y in (("code", code), ("math", math), ("loss", loss)):
+        cols[f"metric/{name}"] = y + noise * rng.standard_normal(num_runs)
+    return pa.table(cols)
+
+
+SYNTHETIC_COMPONENTS = ("code", "stem", "math", "synth.qa")
+OPTIMUM = np.array([0.35, 0.3, 0.25, 0.1])

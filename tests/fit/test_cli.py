@@ -1,0 +1,112 @@
+"""End to end: automixer fit / predict / optimize through the CLI, with and without a config."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pytest
+import yaml
+
+from automixer.catalog import Catalog
+from automixer.cli import main
+from automixer.config import config_from_dict
+from automixer.flows.fit import run_fit, run_optimize
+from automixer.mixture import Mixture
+from automixer.runs_table import OPTIMUM, synthetic_runs
+
+FAST = {"n_trials": 40, "random_samples": 2000, "max_epochs": 0.0}
+
+
+def test_fit_predict_optimize_with_a_runs_file_and_no_config(tmp_path, runs_csv, capsys):
+    surr, preds, mixture = tmp_path / "surr", tmp_path / "preds.csv", tmp_path / "out" / "mixture.yaml"
+    assert main(["fit", "--runs", str(runs_csv), "--out", str(surr)]) == 0
+    out = capsys.readouterr().out
+    assert "spearman" in out and "metric/loss" in out and "chosen" in out
+    assert (surr / "surrogates.json").exists() and (surr / "fit_config.yaml").exists()
+    assert (surr / "plots" / "cv_metric_loss.png").exists()
+
+    mixes = synthetic_runs(5, seed=7).select(["mix/code", "mix/stem", "mix/math", "mix/synth.qa"])
+    pcsv.write_csv(mixes, tmp_path / "mixes.csv")
+    assert main(["predict", "--surrogate", str(surr), "--mixtures", str(tmp_path / "mixes.csv"), "--out", str(preds)]) == 0
+    table = pcsv.read_csv(preds)
+    assert {"mix/code", "pred/loss", "pred/code"} <= set(table.column_names) and table.num_rows == 5
+
+    with pytest.warns(UserWarning, match="max-epochs constraint skipped"):
+        assert main(["optimize", "--surrogate", str(surr), "--out", str(mixture)]) == 0
+    mix = Mixture.load(mixture)
+    assert mix.solver["name"] in mix.solver["results"] and mix.trust_region["distance"] <= 0.5
+    assert set(mix.baselines) == {"natural", "uniform"} and mix.provenance["runs"]["num_runs"] == 40
+    assert mixture.with_suffix(".megatron_blend.txt").exists()
+    assert (mixture.parent / "plots" / "mixture_vs_natural.png").exists()
+    assert (mixture.parent / "plots" / "pareto.png").exists()
+
+
+def test_bad_runs_file_exits_2_naming_file_and_column(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    path.write_text("mix/a,mix/b,score\n0.5,0.5,1\n")
+    assert main(["fit", "--runs", str(path), "--out", str(tmp_path / "s")]) == 2
+    assert "runs.csv: no metric/<name> columns" in capsys.readouterr().err
+    assert main(["fit", "--out", str(tmp_path / "s")]) == 2
+    assert "fit needs a CONFIG" in capsys.readouterr().err
+
+
+@pytest.fixture
+def workdir_config(tmp_path):
+    """A workdir with proxy_runs and components in its catalog (as the sweep leaves it)."""
+    runs = synthetic_runs(30, seed=2).drop_columns(["metric/code", "metric/math"])
+    runs = runs.append_column("error", pa.array([None] * 30, pa.string()))
+    comps = [{"component": c, "docs": 10, "tokens": 5_000_000, "synthetic": c.startswith("synth"),
+              "natural_weight": w, "token_file": f"/data/{c}.npy", "shards": [{"path": f"/data/{c}.parquet", "filter": "1=1"}]}
+             for c, w in zip(["code", "stem", "math", "synth.qa"], [0.7, 0.1, 0.1, 0.1])]  # far from the optimum
+    with Catalog(tmp_path) as catalog:
+        catalog.write_table("proxy_runs", runs)
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "components.json").write_text(json.dumps(comps))
+    return config_from_dict({"workdir": str(tmp_path), "fit": {"cv_folds": 3, "candidates": ["gp", "linear", "mixing_law"]},
+                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0)})
+
+
+def _fake_sweep(monkeypatch, calls):
+    """automixer.flows.sweep with a train_mixtures that 'measures' the known loss function."""
+    def train_mixtures(config, mixtures, *, tag, seed=None):
+        calls.append((tag, mixtures))
+        X = np.array([[m[c] for c in ["code", "stem", "math", "synth.qa"]] for m in mixtures])
+        return pa.table({"run_id": [f"{tag}-{i}" for i in range(len(X))], "status": ["ok"] * len(X),
+                         "metric/loss": 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(1)})
+    monkeypatch.setitem(sys.modules, "automixer.flows.sweep", types.SimpleNamespace(train_mixtures=train_mixtures))
+
+
+def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, monkeypatch, capsys):
+    work = workdir_config.workdir_path
+    run_fit(workdir_config, runs_file=None, targets=None, out_dir=str(work / "surrogates"))
+    with Catalog(work, read_only=True) as catalog:
+        scores = catalog.query("SELECT * FROM surrogate_scores").to_pylist()
+        assert {r["surrogate"] for r in scores} == {"gp", "linear", "mixing_law"}
+    assert (work / "plots" / "cv_metric_loss.png").exists() and (work / "surrogates" / "resolved_config.yaml").exists()
+
+    calls = []
+    _fake_sweep(monkeypatch, calls)
+    summary = run_optimize(workdir_config, surrogate_dir=str(work / "surrogates"), out_file=str(work / "mixture.yaml"),
+                           validate=True)
+    assert "random won" in summary and calls[0][0] == "validate" and len(calls[0][1]) == 3
+    data = yaml.safe_load((work / "mixture.yaml").read_text())
+    assert data["mixture"]["code"]["token_file"] == "/data/code.npy" and data["mixture"]["code"]["epochs"] <= 4.0
+    val = data["validation"]
+    assert val["measured"]["optimized"]["objective"] < val["measured"]["natural"]["objective"]
+    assert val["line"].startswith("validation: optimized") and "best sampled" in val["line"]
+    assert val["line"] in capsys.readouterr().out
+
+
+def test_validate_without_train_mixtures_is_a_stage_error(workdir_config, monkeypatch):
+    from automixer.errors import StageError
+
+    work = workdir_config.workdir_path
+    run_fit(workdir_config, runs_file=None, targets=["loss"], out_dir=str(work / "s"))
+    monkeypatch.setitem(sys.modules, "automixer.flows.sweep", types.SimpleNamespace())
+    with pytest.raises(StageError, match="needs automixer.flows.sweep.train_mixtures"):
+        run_optimize(workdir_config, surrogate_dir=str(work / "s"), out_file=str(work / "m.yaml"), validate=True)

@@ -1,0 +1,49 @@
+"""The runs-table contract: mix/* weights, metric/* values, other columns ignored, clear errors."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from automixer.errors import InputError, StageError
+from automixer.runs_table import parse_runs, read_runs_file, read_runs_workdir
+
+
+def _table(**cols):
+    base = {"run_id": ["a", "b", "c"], "mix/x": [0.5, 0.2, 1.0], "mix/y": [0.5, 0.8, 0.0], "metric/loss": [1.0, 2.0, 3.0]}
+    base.update(cols)
+    return pa.table({k: v for k, v in base.items() if v is not None})
+
+
+def test_parses_weights_metrics_and_ignores_other_columns():
+    runs = parse_runs(_table(note=["x", "y", "z"], status=["ok", "failed", "ok"]), "t")
+    assert runs.components == ["x", "y"] and list(runs.metrics) == ["metric/loss"]
+    assert runs.run_ids == ["a", "c"] and runs.X_NC.tolist() == [[0.5, 0.5], [1.0, 0.0]]
+
+
+@pytest.mark.parametrize("cols, match", [
+    ({"mix/x": None, "mix/y": None}, "t: no mix/<component> columns; columns are: run_id, metric/loss"),
+    ({"metric/loss": None}, "t: no metric/<name> columns"),
+    ({"metric/loss": ["1", "2", "3"]}, "t: column metric/loss must be numeric, got string"),
+    ({"mix/y": [0.5, 0.5, 0.0]}, r"t: row 1: mix/\* weights sum to 0.7, expected 1"),
+    ({"mix/x": [0.5, -0.2, 1.0], "mix/y": [0.5, 1.2, 0.0]}, "t: column mix/x row 1: weight must be a number >= 0"),
+])
+def test_bad_tables_name_the_source_and_column(cols, match):
+    with pytest.raises(InputError, match=match):
+        parse_runs(_table(**cols), "t")
+
+
+def test_reads_csv_and_parquet_alike(tmp_path):
+    pq.write_table(_table(), tmp_path / "runs.parquet")
+    (tmp_path / "runs.csv").write_text("mix/x,mix/y,metric/loss\n0.5,0.5,1\n0.2,0.8,2\n1,0,3\n")
+    a, b = read_runs_file(tmp_path / "runs.parquet"), read_runs_file(tmp_path / "runs.csv")
+    assert a.X_NC.tolist() == b.X_NC.tolist()
+    with pytest.raises(InputError, match=r"runs.json: unknown file type '.json'; expected .csv, .tsv or .parquet"):
+        (tmp_path / "runs.json").write_text("{}")
+        read_runs_file(tmp_path / "runs.json")
+
+
+def test_workdir_without_runs_says_what_to_run(tmp_path):
+    with pytest.raises(StageError, match="run automixer sweep first, or pass --runs FILE"):
+        read_runs_workdir(tmp_path)

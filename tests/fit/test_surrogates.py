@@ -1,0 +1,95 @@
+"""Contract tests run over every surrogate (like optuna's sampler suite), plus model selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from automixer.runs_table import parse_runs, synthetic_runs
+from automixer.surrogates import REGISTRY, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate
+
+ALL = sorted(REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def data():
+    train = parse_runs(synthetic_runs(60, seed=0), "train")
+    test = parse_runs(synthetic_runs(200, seed=1, noise=0.0), "test")
+    return train.X_NC, train.metrics["metric/code"], test.X_NC, test.metrics["metric/code"]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, _, _ = data
+    return {name: make_surrogate(name, random_state=0).fit(X, y) for name in ALL}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_init_only_stores_params_and_clone_is_unfitted(name):
+    est = make_surrogate(name, random_state=3)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    with pytest.raises(NotFittedError):
+        twin.predict(np.full((2, 4), 0.25))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fit_returns_self_and_predict_shapes(name, data, fitted):
+    X, y, X_test, _ = data
+    est = fitted[name]
+    assert est.n_features_in_ == 4
+    assert est.predict(X_test[:7]).shape == (7,)
+    if est.provides_std:
+        mean, std = est.predict(X_test[:7], return_std=True)
+        assert mean.shape == std.shape == (7,) and (std >= 0).all()
+    else:
+        with pytest.raises(ValueError, match="gives no uncertainty"):
+            est.predict(X_test[:7], return_std=True)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_surrogate_recovers_the_ranking_of_held_out_mixtures(name, data, fitted):
+    _, _, X_test, y_test = data
+    rho = spearmanr(fitted[name].predict(X_test), y_test).statistic
+    assert rho > 0.9, f"{name}: Spearman {rho:.3f}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_save_load_round_trip_gives_identical_predictions(name, data, fitted, tmp_path):
+    _, _, X_test, _ = data
+    save_surrogate(fitted[name], tmp_path / name)
+    assert not list((tmp_path / name).rglob("*.pkl"))
+    loaded = load_surrogate(tmp_path / name)
+    np.testing.assert_allclose(loaded.predict(X_test), fitted[name].predict(X_test), rtol=0, atol=1e-12)
+    assert loaded.get_params() == fitted[name].get_params()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_random_state_gives_the_same_model(name, data, fitted):
+    X, y, X_test, _ = data
+    again = make_surrogate(name, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X_test), fitted[name].predict(X_test))
+
+
+def test_fit_rejects_negative_weights_and_wrong_width(fitted):
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        make_surrogate("linear").fit(np.array([[1.2, -0.2]] * 5), np.arange(5.0))
+    with pytest.raises(ValueError, match="fitted on 4"):
+        fitted["linear"].predict(np.full((1, 3), 1 / 3))
+
+
+def test_unknown_surrogate_names_the_allowed_ones():
+    with pytest.raises(ValueError, match="expected one of lightgbm, gp"):
+        make_surrogate("xgboost")
+
+
+def test_cross_validation_prefers_the_model_of_the_right_shape():
+    runs = parse_runs(synthetic_runs(40, seed=5), "cv")
+    y = runs.metrics["metric/loss"]  # a bowl: linear models cannot rank it
+    results = cross_validate({n: make_surrogate(n) for n in ("linear", "gp")}, runs.X_NC, y, folds=4)
+    by_name = {r.surrogate: r for r in results}
+    assert by_name["gp"].spearman > 0.9 > by_name["linear"].spearman
+    assert choose(results).surrogate == "gp"
