@@ -8,7 +8,8 @@ Order of work, each step resumable:
 3. bucket thresholds from the scores of the whole pool (a Ray scoring pass) unless fixed in the config;
 4. finalize, one Ray task per unit: score, bucket, retain, count tokens -> <workdir>/curate/{kept,filtered,
    quarantine}/<unit>.parquet. A finished unit is redone only when the classifier, tokenizer or
-   thresholds changed (their fingerprint is stored with the unit);
+   thresholds changed (their fingerprint is stored with the unit). Likewise a staged unit is redone
+   when the filter, PII or source settings changed;
 5. catalog: views curate_<kind>, ledger rows, table curate_stats.
 """
 
@@ -29,6 +30,7 @@ from automixer.config import RunConfig
 from automixer.schema import conform
 from automixer.stage_run import stage_run
 from automixer.store import StageStore, atomic_write_text, write_parquet
+from automixer.typed_yaml import to_plain
 from curation.buckets import quantile_thresholds
 from curation.classifier import QualityClassifier, Scorer
 from curation.ingest import Unit, plan_units
@@ -80,13 +82,22 @@ def _prefilter_unit(row: dict, *, config: RunConfig, workdir: str) -> dict:
     return {"unit": unit.name, "files": files, "counts": Prefilter.counts(result)}
 
 
+def _prefilter_hash(config: RunConfig) -> str:
+    """Hash of the settings that shape prefilter output: a unit staged under other settings is redone."""
+    plain = to_plain(config.curation)
+    settings = {k: v for k, v in plain.items() if k not in ("classifier", "tokenizer", "num_buckets",
+                                                              "bucket_thresholds", "keep_fractions")}
+    blob = json.dumps([settings, to_plain(config.sources)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def _prefilter(config: RunConfig, units: list[Unit], staging: StageStore, workdir: Path) -> int:
-    done = staging.done_units()
-    todo = [u for u in units if u.name not in done]
+    done, settings = staging.done_units(), _prefilter_hash(config)
+    todo = [u for u in units if done.get(u.name, {}).get("counts", {}).get("settings") != settings]
     _say(f"prefilter: {len(todo)} of {len(units)} units to do")
     rows = [{"name": u.name, "source": u.source, "paths": list(u.paths)} for u in todo]
     results = _ray_map(_prefilter_unit, rows, config=config, workdir=str(workdir))
-    staging.mark_many_done({r["unit"]: (r["files"], r["counts"]) for r in results})
+    staging.mark_many_done({r["unit"]: (r["files"], {"settings": settings, "sources": r["counts"]}) for r in results})
     return len(todo)
 
 
@@ -148,7 +159,7 @@ def _fingerprint(config: RunConfig, workdir: Path) -> str:
     for path in sorted((workdir / "classifier").glob("*")) + [workdir / "tokenizer.json"]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    h.update(json.dumps([config.seed, config.curation.num_buckets, config.curation.keep_fractions,
+    h.update(json.dumps([_prefilter_hash(config), config.seed, config.curation.num_buckets, config.curation.keep_fractions,
                          config.curation.bucket_thresholds]).encode())
     return h.hexdigest()[:16]
 
@@ -199,7 +210,8 @@ def _finalize(config: RunConfig, staging: StageStore, store: StageStore, units: 
             for u in todo]
     results = _ray_map(_finalize_unit, rows, config=config, workdir=str(workdir), thresholds=thresholds)
     store.mark_many_done({
-        r["unit"]: (r["files"], {"fingerprint": fp, "sources": staged_units[r["unit"]]["counts"]}) for r in results
+        r["unit"]: (r["files"], {"fingerprint": fp, "sources": staged_units[r["unit"]]["counts"]["sources"]})
+        for r in results
     })
     return len(todo)
 

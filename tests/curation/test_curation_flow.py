@@ -130,3 +130,20 @@ def test_missing_input_fails_before_any_work(tmp_path, corpora):
     with pytest.raises(InputError, match="'ghost'.*missing.jsonl"):
         run_curate(config)
     assert not (tmp_path / "w").exists()
+
+
+def test_changed_filter_settings_redo_the_staged_units(curated, capsys):
+    config, _, tmp, _ = curated
+    from dataclasses import replace
+
+    stricter = replace(config, curation=replace(config.curation, prose=replace(config.curation.prose, min_words=80)))
+    shutil.copytree(config.workdir, tmp / "w3")
+    run_curate(replace(stricter, workdir=str(tmp / "w3")))
+    out = capsys.readouterr().out
+    assert "prefilter: 5 of 5 units to do" in out and "finalize: 5 of 5 units to do" in out
+    with Catalog(tmp / "w3") as catalog:
+        short = catalog.query("SELECT sum(docs) AS n FROM ledger WHERE reason = 'short_doc'").to_pylist()[0]["n"]
+    with Catalog(config.workdir) as catalog:
+        before = catalog.query("SELECT sum(docs) AS n FROM ledger WHERE reason = 'short_doc'").to_pylist()[0]["n"]
+    assert short > before
+    shutil.rmtree(tmp / "w3")
