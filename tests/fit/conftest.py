@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
 
-from automixer.runs_table import OPTIMUM, parse_runs, synthetic_runs
+from automixer.runs_table import parse_runs, synthetic_runs
 
 
 @pytest.fixture(scope="session")
@@ -28,22 +27,3 @@ def runs_csv(tmp_path, runs60):
     table = synthetic_runs(40, seed=3).drop_columns(["metric/math"])
     pcsv.write_csv(table, path)
     return path
-
-
-class BowlOracle:
-    """A 'fitted surrogate' that is the known function: 2.5 + 4 * ||w - OPTIMUM||^2."""
-
-    provides_std = False
-
-    def predict(self, X):
-        return 2.5 + 4.0 * ((np.asarray(X) - OPTIMUM) ** 2).sum(axis=1)
-
-
-class CodeOracle:
-    """Known metric/code: lower when there is more code."""
-
-    provides_std = False
-
-    def predict(self, X):
-        X = np.asarray(X)
-        return 3.0 + 1.2 * np.exp(-3.0 * X[:, 0]) + 0.3 * X[:, 2]

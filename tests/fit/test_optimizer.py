@@ -9,7 +9,27 @@ from automixer import optimizer as opt
 from automixer.config import config_from_dict
 from automixer.fit_config import OptimizeConfig
 from automixer.surrogates import SurrogateSet, TargetModel
-from tests.fit.conftest import BowlOracle, CodeOracle
+from automixer.runs_table import OPTIMUM
+
+
+class BowlOracle:
+    """A 'fitted surrogate' that is the known function: 2.5 + 4 * ||w - OPTIMUM||^2."""
+
+    provides_std = False
+
+    def predict(self, X):
+        return 2.5 + 4.0 * ((np.asarray(X) - OPTIMUM) ** 2).sum(axis=1)
+
+
+class CodeOracle:
+    """Known metric/code: lower when there is more code."""
+
+    provides_std = False
+
+    def predict(self, X):
+        X = np.asarray(X)
+        return 3.0 + 1.2 * np.exp(-3.0 * X[:, 0]) + 0.3 * X[:, 2]
+
 
 COMPONENTS = ["code", "stem", "math", "synth.qa"]
 INFO = {c: {"tokens": 10_000_000, "synthetic": c.startswith("synth")} for c in COMPONENTS}
