@@ -289,6 +289,12 @@ def solve_slsqp(problem: Problem, start: np.ndarray, started_from: str) -> Solve
 def optimize(problem: Problem, cfg: OptimizeConfig, center: np.ndarray, start: np.ndarray, seed: int) -> list[SolverResult]:
     """Run the configured solver(s); return every result, the best feasible first."""
     names = ["random", "tpe", "cmaes", "nsga2"] if cfg.solver == "auto" else [cfg.solver]
+    if "cmaes" in names and not _has_cmaes():
+        if cfg.solver == "cmaes":
+            raise ConfigError("optimize.solver: cmaes needs the cmaes package (pip install cmaes); "
+                              "or pick one of auto, tpe, nsga2, slsqp, random")
+        warnings.warn("solver auto: skipping cmaes, the cmaes package is not installed (pip install cmaes)", stacklevel=2)
+        names.remove("cmaes")
     results = []
     for name in names:
         if name == "random":
@@ -306,6 +312,12 @@ def optimize(problem: Problem, cfg: OptimizeConfig, center: np.ndarray, start: n
         raise InfeasibleError(f"no solver found a feasible mixture ({', '.join(names)}); relax optimize.trust_region, "
                               "optimize.metric_bounds or optimize.min_weight/max_weight")
     return feasible + [r for r in results if not r.feasible]
+
+
+def _has_cmaes() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cmaes") is not None
 
 
 class _quiet_optuna:
