@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,10 +26,10 @@ class DedupConfig:
     """Check candidate pairs by estimated Jaccard before joining them into a cluster."""
     seed: int = 1
     """Seed of the MinHash permutations (datasketch's scheme)."""
-    false_positive_weight: float = 0.5
-    """Weight of false positives when bands and rows are chosen from the threshold (datasketch's)."""
-    false_negative_weight: float = 0.5
-    """Weight of false negatives when bands and rows are chosen from the threshold."""
+    false_negative_weight: Optional[float] = None
+    """Weight of missed pairs when LSH bands and rows are chosen from the threshold (datasketch's
+    method; false positives weigh 1 minus this). null: 0.9 with verify, since verification removes
+    the extra false positives, else 0.5 (datasketch's default)."""
     verify_group_limit: int = 50
     """Band groups up to this size are verified pair by pair; larger ones against their first member."""
     batch_size: int = 512
@@ -42,13 +42,8 @@ class DedupConfig:
             raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be at least 1, got {self.ngram}")
-        if self.false_positive_weight < 0 or self.false_negative_weight < 0:
-            raise ValueError("false_positive_weight and false_negative_weight must be >= 0")
-        if abs(self.false_positive_weight + self.false_negative_weight - 1.0) > 1e-9:
-            raise ValueError(
-                "false_positive_weight + false_negative_weight must be 1.0, got "
-                f"{self.false_positive_weight + self.false_negative_weight}"
-            )
+        if self.false_negative_weight is not None and not 0.0 <= self.false_negative_weight <= 1.0:
+            raise ValueError(f"false_negative_weight must be in [0, 1], got {self.false_negative_weight}")
         if self.verify_group_limit < 2:
             raise ValueError(f"verify_group_limit must be at least 2, got {self.verify_group_limit}")
         if self.batch_size < 1:
@@ -59,4 +54,7 @@ class DedupConfig:
         """LSH (bands, rows) chosen from threshold and num_perm (datasketch's _optimal_param)."""
         from dedup.minhash import optimal_param
 
-        return optimal_param(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
+        fn_weight = self.false_negative_weight
+        if fn_weight is None:
+            fn_weight = 0.9 if self.verify else 0.5
+        return optimal_param(self.threshold, self.num_perm, 1.0 - fn_weight, fn_weight)

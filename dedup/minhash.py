@@ -46,17 +46,21 @@ def _permute_min(h_S: np.ndarray, starts_D: np.ndarray, a_P: np.ndarray, b_P: np
     """(D, P) per-document minimum of the permuted hashes; documents are the segments at starts_D.
 
     The matrix is laid out (P, S) so that each document's segment is contiguous for reduceat.
+    x mod (2**61 - 1) needs no division: with x = hi * 2**61 + lo, it is lo + hi (hi < 8), minus the
+    prime in the rare case that reaches it. Only the low 32 bits are kept (datasketch's
+    ``& _max_hash``), and those are low32(x) + hi, computed on 32-bit halves of x.
     """
     x_PS = np.multiply.outer(a_P, h_S.astype(np.uint64))  # wraps mod 2**64, as datasketch does
     x_PS += b_P[:, None]
-    # x mod (2**61 - 1) without a division: fold the top 3 bits onto the low 61, then one correction.
-    y_PS = x_PS & MERSENNE_PRIME
-    x_PS >>= _SHIFT61
-    y_PS += x_PS
-    if (y_PS >= MERSENNE_PRIME).any():
-        y_PS[y_PS >= MERSENNE_PRIME] -= MERSENNE_PRIME
-    low_PS = y_PS.view(np.uint32)[:, _LOW32::2]  # the low 32 bits: datasketch's "& _max_hash"
-    return np.minimum.reduceat(low_PS, starts_D, axis=1).T
+    halves = x_PS.view(np.uint32)
+    low_PS, high_PS = halves[:, _LOW32::2], halves[:, 1 - _LOW32 :: 2]
+    out_PS = high_PS >> np.uint32(29)  # hi: the top 3 bits of x
+    out_PS += low_PS
+    if (low_PS >= np.uint32(0xFFFFFFF8)).any():  # lo + hi can reach the prime only here
+        y_PS = (x_PS & MERSENNE_PRIME) + (x_PS >> _SHIFT61)
+        fix = y_PS >= MERSENNE_PRIME
+        out_PS[fix] = (y_PS[fix] - MERSENNE_PRIME).astype(np.uint32)
+    return np.minimum.reduceat(out_PS, starts_D, axis=1).T
 
 
 class MinHasher:

@@ -63,11 +63,12 @@ def test_estimated_jaccard_tracks_true_jaccard():
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
-@pytest.mark.parametrize("num_perm", [64, 128])
-def test_optimal_param_matches_datasketch(threshold, num_perm):
+@pytest.mark.parametrize("num_perm,fn_weight", [(64, 0.5), (128, 0.5), (128, 0.9)])
+def test_optimal_param_matches_datasketch(threshold, num_perm, fn_weight):
     from datasketch.lsh import _optimal_param
 
-    assert optimal_param(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
+    want = _optimal_param(threshold, num_perm, 1 - fn_weight, fn_weight)
+    assert optimal_param(threshold, num_perm, 1 - fn_weight, fn_weight) == want
 
 
 def test_band_keys_separate_scopes_and_bands():
@@ -76,3 +77,15 @@ def test_band_keys_separate_scopes_and_bands():
     assert (same[0] == same[1]).all() and same[0, 0] != same[0, 1]
     scoped = band_keys(sig, 2, 4, np.array([1, 2]))
     assert (scoped[0] != scoped[1]).all()
+
+
+def test_permutation_fold_matches_big_integer_arithmetic_near_the_prime():
+    from dedup.minhash import _permute_min
+
+    prime = (1 << 61) - 1
+    a = np.array([1, 3, (1 << 61) - 2], dtype=np.uint64)
+    b = np.array([prime - 5, prime - 1, prime - 2], dtype=np.uint64)
+    h = np.arange(0, 12, dtype=np.uint32)
+    got = _permute_min(h, np.arange(12), a, b)
+    want = [[((int(ai) * int(hi) + int(bi)) % (1 << 64)) % prime & 0xFFFFFFFF for ai, bi in zip(a, b)] for hi in h]
+    np.testing.assert_array_equal(got, np.array(want, dtype=np.uint32))
