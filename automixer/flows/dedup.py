@@ -255,13 +255,13 @@ def run_dedup(config: RunConfig, *, force: bool = False) -> str:
         store = StageStore(workdir, STAGE)
         if force:
             store.reset()
-            save_resolved(config, store.root)
         shards, fingerprint = _plan(inputs, config.dedup)
         _check_plan(store, fingerprint)
+        save_resolved(config, store.root)  # again: a reset removed the one stage_run wrote
         init_ray(config.ray)
         signed = clustered = 0
         clusters = None
-        if config.dedup.enabled:
+        if config.dedup.enabled and any(s.rows for s in shards):
             clustered = int(not store.is_done("clusters"))
             clusters, signed = _clusters(store, shards, config.dedup)
         filtered = _filter(store, shards, config.dedup, clusters)
