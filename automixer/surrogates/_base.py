@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 TRANSFORMS = ("none", "sqrt", "log", "clr")
 _EPS = 1e-3
@@ -39,23 +39,26 @@ class SurrogateBase(RegressorMixin, BaseEstimator):
 
     provides_std = False
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # mixture weights
+        return tags
+
     def fit(self, X, y):
         """Validate the weights and targets, fit, return self."""
-        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=True)
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         if (X < 0).any():
-            raise ValueError(f"mixture weights must be >= 0, got min {X.min():.4g}")
+            raise ValueError(f"Negative values in data passed to {type(self).__name__}: mixture weights must be >= 0, "
+                             f"got min {X.min():.4g}")
         if X.shape[0] < 3:
-            raise ValueError(f"need at least 3 runs to fit a surrogate, got {X.shape[0]}")
-        self.n_features_in_ = X.shape[1]
+            raise ValueError(f"need at least 3 runs to fit a surrogate, got n_samples={X.shape[0]}")
         self._fit(X, y)
         return self
 
     def predict(self, X, return_std: bool = False):
         """Predicted metric per mixture; with ``return_std`` also its standard deviation."""
         check_is_fitted(self)
-        X = check_array(X, dtype=np.float64)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} components, the surrogate was fitted on {self.n_features_in_}")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
         if return_std and not self.provides_std:
             raise ValueError(f"{type(self).__name__} gives no uncertainty; models that do: gp, ensemble")
         return self._predict(X, return_std)

@@ -83,15 +83,15 @@ class LightGBMSurrogate(SurrogateBase):
 class GPSurrogate(SurrogateBase):
     """Gaussian process (Matern 5/2 with one length scale per component, plus noise) on transformed weights.
 
-    transform: none, sqrt, log or clr (centred log-ratio); sqrt spreads out small weights.
+    weight_transform: none, sqrt, log or clr (centred log-ratio); sqrt spreads out small weights.
     n_restarts: extra random starts of the kernel hyperparameter search (0 disables).
     random_state: seed of those starts.
     """
 
     provides_std = True
 
-    def __init__(self, *, transform="sqrt", nu=2.5, n_restarts=1, random_state=0):
-        self.transform = transform
+    def __init__(self, *, weight_transform="sqrt", nu=2.5, n_restarts=1, random_state=0):
+        self.weight_transform = weight_transform
         self.nu = nu
         self.n_restarts = n_restarts
         self.random_state = random_state
@@ -101,7 +101,7 @@ class GPSurrogate(SurrogateBase):
             + WhiteKernel(1e-2, (1e-6, 1.0))
 
     def _fit(self, X, y):
-        Z = transform_weights(X, self.transform)
+        Z = transform_weights(X, self.weight_transform)
         gp = GaussianProcessRegressor(self._kernel(X.shape[1]), normalize_y=True,
                                       n_restarts_optimizer=self.n_restarts, random_state=self.random_state)
         # One BLAS thread: the matrices are tiny (tens of runs), so threads only add contention.
@@ -113,7 +113,7 @@ class GPSurrogate(SurrogateBase):
 
     def _predict(self, X, return_std):
         with _one_blas_thread():
-            return self.gp_.predict(transform_weights(X, self.transform), return_std=return_std)
+            return self.gp_.predict(transform_weights(X, self.weight_transform), return_std=return_std)
 
     def _state(self):
         return {}, {"X_fit": self.X_fit_, "y_fit": self.y_fit_, "theta": self.gp_.kernel_.theta}
@@ -123,24 +123,24 @@ class GPSurrogate(SurrogateBase):
         kernel = self._kernel(self.n_features_in_).clone_with_theta(arrays["theta"])
         gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None)
         self.X_fit_, self.y_fit_ = arrays["X_fit"], arrays["y_fit"]
-        self.gp_ = gp.fit(transform_weights(self.X_fit_, self.transform), self.y_fit_)
+        self.gp_ = gp.fit(transform_weights(self.X_fit_, self.weight_transform), self.y_fit_)
 
 
 class LinearSurrogate(SurrogateBase):
     """Ridge regression on transformed weights, penalty chosen by leave-one-out CV.
 
-    transform: none (linear in the weights) or log (log-linear: diminishing returns of each component).
+    weight_transform: none (linear in the weights) or log (log-linear: diminishing returns of each component).
     """
 
-    def __init__(self, *, transform="none"):
-        self.transform = transform
+    def __init__(self, *, weight_transform="none"):
+        self.weight_transform = weight_transform
 
     def _fit(self, X, y):
-        model = RidgeCV(alphas=_ALPHAS).fit(transform_weights(X, self.transform), y)
+        model = RidgeCV(alphas=_ALPHAS).fit(transform_weights(X, self.weight_transform), y)
         self.coef_, self.intercept_, self.alpha_ = model.coef_, float(model.intercept_), float(model.alpha_)
 
     def _predict(self, X, return_std):
-        return transform_weights(X, self.transform) @ self.coef_ + self.intercept_
+        return transform_weights(X, self.weight_transform) @ self.coef_ + self.intercept_
 
     def _state(self):
         return {"intercept": self.intercept_, "alpha": self.alpha_}, {"coef": self.coef_}
@@ -152,8 +152,8 @@ class LinearSurrogate(SurrogateBase):
 class LogLinearSurrogate(LinearSurrogate):
     """Ridge regression on log(weight + 1e-3): linear in the log weights."""
 
-    def __init__(self, *, transform="log"):
-        self.transform = transform
+    def __init__(self, *, weight_transform="log"):
+        self.weight_transform = weight_transform
 
 
 class MixingLawSurrogate(SurrogateBase):

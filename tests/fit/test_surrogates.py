@@ -77,7 +77,7 @@ def test_same_random_state_gives_the_same_model(name, data, fitted):
 def test_fit_rejects_negative_weights_and_wrong_width(fitted):
     with pytest.raises(ValueError, match="weights must be >= 0"):
         make_surrogate("linear").fit(np.array([[1.2, -0.2]] * 5), np.arange(5.0))
-    with pytest.raises(ValueError, match="fitted on 4"):
+    with pytest.raises(ValueError, match="expecting 4 features"):
         fitted["linear"].predict(np.full((1, 3), 1 / 3))
 
 
