@@ -13,6 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,10 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
         rows.append({"target": metric, "surrogate": r.surrogate, "spearman": round(r.spearman, 4), "r2": round(r.r2, 4),
                      "mae": float(f"{r.mae:.4g}"), "chosen": "*" if r is best else "", "n_runs": int(ok.sum()),
                      "folds": min(fit_cfg.cv_folds, int(ok.sum()))})
+    if best.spearman < 0.3:
+        warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {best.spearman:.2f} by {best.surrogate}): "
+                      "its values may be mostly noise; leave it out of optimize.objective, or of fit.targets to "
+                      "silence this", stacklevel=2)
     model = make_surrogate(best.surrogate, random_state=seed).fit(X, y)
     scale = float(y.std()) or 1.0
     tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})

@@ -175,6 +175,10 @@ class MixingLawSurrogate(SurrogateBase):
                 best = fit
         c, k, t = best.x[0], best.x[1], best.x[2:]
         self.c_, self.k_, self.t_ = c * sd + mu, k * sd, t
+        # Exponents seen in training, widened by a quarter: bounds extrapolation far from the sampled runs.
+        s = X @ t
+        margin = 0.25 * float(np.ptp(s))
+        self.s_range_ = [float(s.min()) - margin, float(s.max()) + margin]
 
     def _fit_from(self, X, z, sign):
         c0 = z.min() - 0.5 if sign > 0 else z.max() + 0.5
@@ -197,10 +201,10 @@ class MixingLawSurrogate(SurrogateBase):
         return least_squares(residuals, x0, jac=jacobian, method="trf", max_nfev=500)
 
     def _predict(self, X, return_std):
-        return self.c_ + self.k_ * np.exp(np.clip(X @ self.t_, -50, 50))
+        return self.c_ + self.k_ * np.exp(np.clip(X @ self.t_, *self.s_range_))
 
     def _state(self):
-        return {"c": self.c_, "k": self.k_}, {"t": self.t_}
+        return {"c": self.c_, "k": self.k_, "s_range": self.s_range_}, {"t": self.t_}
 
     def _restore(self, state, arrays, folder):
-        self.c_, self.k_, self.t_ = state["c"], state["k"], arrays["t"]
+        self.c_, self.k_, self.t_, self.s_range_ = state["c"], state["k"], arrays["t"], state["s_range"]
