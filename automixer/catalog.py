@@ -101,10 +101,10 @@ class Catalog:
         self.con.execute(f"CREATE OR REPLACE VIEW {_quote(name)} AS {sql}")
 
     def has_relation(self, name: str) -> bool:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()  # fetchall, not fetchone: DuckDB 2 keeps a half-read result pending
+        return bool(rows and rows[0][0])
 
     # --- tables ------------------------------------------------------------------------------
     def replace_ledger(self, stage: str, rows: pa.Table) -> None:
