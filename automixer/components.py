@@ -245,8 +245,12 @@ def _text_item(tok, eos_id: int, text: str, seq_len: int) -> EvalItem:
 
 def _choice_item(tok, eos_id: int, cfg, context: str, choices: list[str], label: int, seq_len: int) -> EvalItem:
     """Context + each choice; scored on the choice (endings) or on the shared continuation (contexts)."""
-    pairs = ([(context, cfg.choice_prefix + c) for c in choices] if cfg.choices_are == "endings"
-             else [(c, cfg.choice_prefix + context) for c in choices])
+    # The prefix joins the context except its trailing spaces, which start the scored target (byte-level
+    # BPE attaches a space to the next word), so a shared "Answer:" is never scored as part of a choice.
+    lead = cfg.choice_prefix.rstrip(" ")
+    space = cfg.choice_prefix[len(lead):]
+    pairs = ([(context + lead, space + c) for c in choices] if cfg.choices_are == "endings"
+             else [(c + lead, space + context) for c in choices])
     scored = []
     for ctx, target in pairs:
         ctx_ids = [eos_id] + tok.encode(ctx, add_special_tokens=False).ids

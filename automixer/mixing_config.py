@@ -43,7 +43,8 @@ class EvalSetConfig:
     """endings: each choice continues the context (scored on the choice); contexts: each choice is
     a context and text_field the shared continuation scored after it (winogrande)."""
     choice_prefix: str = ""
-    """Put between the context and a choice (e.g. " " or "\\nAnswer: ")."""
+    """Put between the context and a choice (e.g. " " or "\\nAnswer: "); its trailing spaces start the
+    scored choice, the rest is context."""
     max_items: int = 200
     """Items used (the first ones)."""
 
