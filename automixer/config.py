@@ -85,7 +85,20 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     for key, value in (overrides or {}).items():
         data[key] = value
+    if isinstance(data.get("workdir"), str):
+        data = _expand_workdir(data, data["workdir"])
     return build(RunConfig, data, "", str(path))
+
+
+def _expand_workdir(value: Any, workdir: str) -> Any:
+    """Replace ``{workdir}`` in every string of the config (so paths can live inside the workdir)."""
+    if isinstance(value, str):
+        return value.replace("{workdir}", workdir)
+    if isinstance(value, list):
+        return [_expand_workdir(v, workdir) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_workdir(v, workdir) for k, v in value.items()}
+    return value
 
 
 def config_from_dict(data: dict[str, Any], where: str = "<dict>") -> RunConfig:

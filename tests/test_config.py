@@ -71,3 +71,11 @@ def test_resolved_config_round_trips(tmp_path):
     config = load_config(REPO / "configs" / "demo.yaml")
     path = write(tmp_path, config.to_yaml())
     assert load_config(path) == config
+
+
+def test_workdir_placeholder_expands_in_paths(tmp_path):
+    path = write(tmp_path, "workdir: /data/run1\nsources:\n  - {name: a, paths: ['{workdir}/sources/a.jsonl']}\n")
+    config = load_config(path)
+    assert config.sources[0].paths == ("/data/run1/sources/a.jsonl",)
+    override = load_config(path, {"workdir": "/elsewhere"})
+    assert override.sources[0].paths == ("/elsewhere/sources/a.jsonl",)
