@@ -9,6 +9,7 @@ reported with the key path of that dataclass.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from typing import Any, Literal, Union
@@ -106,10 +107,12 @@ def _build_dataclass(cls: Any, value: Any, path: str, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in value if k not in fields]
     if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise _fail(
             where,
             _join(path, str(unknown[0])),
-            f"unknown key; allowed keys here: {', '.join(sorted(fields))}",
+            f"unknown key{hint}; allowed keys here: {', '.join(sorted(fields))}",
         )
     kwargs = {}
     for name, field in fields.items():

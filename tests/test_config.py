@@ -28,7 +28,7 @@ def test_demo_config_loads_with_typed_sections():
     "text, expected",
     [
         ("workdir: w\nsources:\n  - name: a\n    paths: [a]\n    formt: jsonl\n",
-         "sources[0].formt: unknown key; allowed keys here: domain, format"),
+         "sources[0].formt: unknown key (did you mean 'format'?); allowed keys here: domain,"),
         ("workdir: w\ndedup:\n  threshold: high\n", "dedup.threshold: expected a number, got 'high'"),
         ("workdir: w\nsynth:\n  backend: gpt\n", "synth.backend: expected one of 'offline', 'openai', got 'gpt'"),
         ("seed: 3\n", "workdir: required key is missing"),
