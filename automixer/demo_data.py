@@ -160,8 +160,12 @@ def build_demo_data(out_dir: str | Path, *, max_modules: int = 400, max_module_b
     eval_stem = [{"id": n, "text": t} for n, t in sections if _held_out(n)]
     eval_stem += [{"id": m, "text": d} for m, s in eval_mods if (d := _docstrings(m, s))]
     eval_math, eval_choices = [], []
-    for i in range(200):
+    train_questions = {p["text"].split("\n", 1)[0] for p in problems}
+    while len(eval_math) < 200:
         q, w, ans = math_problem(eval_rng)
+        if f"Question: {q}" in train_questions:  # templates repeat: keep evaluation problems unseen
+            continue
+        i = len(eval_math)
         eval_math.append({"id": f"eval-math-{i}", "text": f"Question: {q}\nAnswer: {w}\nThe answer is {ans}."})
         wrong = sorted({ans + d for d in (-eval_rng.randint(1, 9), eval_rng.randint(1, 9), eval_rng.randint(10, 30))})
         choices = [f" {v}." for v in wrong] + [f" {ans}."]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,12 +43,21 @@ def init_ray(config: RuntimeConfig, address: Optional[str] = None):
             object_store_memory=config.object_store_mb * 1024 * 1024,
             **kwargs,
         )
-    try:
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = True
-    except Exception:  # ray.data not imported yet or older API: progress bars stay at their default
-        pass
+    _quiet_ray_data()
     return ray
+
+
+def _quiet_ray_data() -> None:
+    """Progress bars on a terminal; on a pipe or log file, only warnings (the stages print their own progress)."""
+    import ray.data
+
+    interactive = sys.stdout.isatty()
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = interactive
+    if hasattr(ctx, "enable_operator_progress_bars"):
+        ctx.enable_operator_progress_bars = interactive
+    if not interactive:
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def cluster_has_gpus() -> bool:
