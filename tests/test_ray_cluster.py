@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(args: list[str], tmp: Path, name: str) -> subprocess.Popen:
+def _start(args: list[str], tmp: Path, name: str, env: dict) -> subprocess.Popen:
     log = open(tmp / f"{name}.log", "w")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     return subprocess.Popen([RAY, "start", "--block", *args], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, env=env)
 
@@ -47,26 +47,30 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def two_node_cluster(tmp_path):
+    """(address, env): a head and a worker node with their own auth token; clients run with env."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex)
+    env.pop("RAY_AUTH_TOKEN_PATH", None)
     head = _start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                   "--disable-usage-stats"], tmp_path, "head")
+                   "--disable-usage-stats"], tmp_path, "head", env)
     procs = [head]
     try:
         time.sleep(3)
-        procs.append(_start([f"--address={address}", "--num-cpus=1"], tmp_path, "worker"))
-        deadline = time.time() + 60
+        procs.append(_start([f"--address={address}", "--num-cpus=1"], tmp_path, "worker", env))
+        deadline = time.time() + 150
         while time.time() < deadline:
             out = subprocess.run([sys.executable, "-c",
                                   f"import ray; ray.init(address='{address}', logging_level='ERROR');"
                                   "print(sum(n['Alive'] for n in ray.nodes()))"],
-                                 capture_output=True, text=True)
+                                 capture_output=True, text=True, env=env)
             if out.stdout.strip().endswith("2"):
                 break
             time.sleep(2)
         else:
-            pytest.fail("the two-node cluster did not come up: " + (tmp_path / "head.log").read_text()[-2000:])
-        yield address
+            logs = "".join((tmp_path / f"{n}.log").read_text()[-1500:] for n in ("head", "worker"))
+            pytest.fail("the two-node cluster did not come up: " + logs + out.stdout + out.stderr[-1500:])
+        yield address, env
     finally:
         for proc in reversed(procs):
             _stop(proc)
@@ -99,9 +103,44 @@ print("NODES", len({r["node"] for r in rows}))
 
 @pytest.mark.timeout(300)
 def test_stage_runs_on_two_node_cluster(two_node_cluster):
-    out = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, two_node_cluster], cwd=REPO,
-                         capture_output=True, text=True, timeout=240)
+    address, env = two_node_cluster
+    out = subprocess.run([sys.executable, "-c", STAGE_SCRIPT, address], cwd=REPO,
+                         capture_output=True, text=True, timeout=240, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "NODES" in out.stdout
     nodes = int(out.stdout.split("NODES")[1].split()[0])
     assert nodes == 2, "the stage's blocks should run on both nodes"
+
+
+@pytest.mark.timeout(400)
+def test_curate_runs_through_the_cluster_and_stats_answer(two_node_cluster, tmp_path):
+    """The real curate stage joins the cluster with --ray-address; the catalog then answers stats."""
+    from automixer.catalog import Catalog
+    from automixer.demo_data import build_demo_data
+
+    build_demo_data(tmp_path / "src", max_modules=30, num_math=60)
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"workdir: {tmp_path / 'work'}\n"
+        "sources:\n"
+        f"  - {{name: code, paths: ['{tmp_path}/src/stdlib_code'], format: text, domain: code}}\n"
+        f"  - {{name: reference, paths: ['{tmp_path}/src/python_reference.jsonl'], domain: stem, reference: true}}\n"
+        f"  - {{name: math, paths: ['{tmp_path}/src/math_problems.jsonl'], domain: math}}\n"
+        "curation: {num_buckets: 2, keep_fractions: [1.0, 1.0], tokenizer: {vocab_size: 512}}\n"
+    )
+    address, env = two_node_cluster
+    automixer = str(Path(sys.executable).parent / "automixer")
+    run = subprocess.run([automixer, "curate", str(config), "--ray-address", address],
+                         capture_output=True, text=True, timeout=360, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = subprocess.run([automixer, "stats", "-c", str(config), "--by", "source"],
+                           capture_output=True, text=True, timeout=60)
+    assert stats.returncode == 0, stats.stderr
+    assert {"code", "reference", "math"} <= set(stats.stdout.split())
+    with Catalog(tmp_path / "work", read_only=True) as catalog:
+        rows = catalog.query(
+            "SELECT source, sum(docs) FILTER (WHERE outcome='in') AS n_in, "
+            "sum(docs) FILTER (WHERE outcome IN ('kept','filtered','quarantined')) AS n_out "
+            "FROM ledger WHERE stage='curate' GROUP BY source").to_pylist()
+    assert len(rows) == 3
+    assert all(r["n_in"] == r["n_out"] and r["n_in"] > 0 for r in rows)
