@@ -327,17 +327,41 @@ def run_sweep(config, *, next_k=None, force=False) -> str:
 
 
 def train_mixtures(config, mixtures: list[dict[str, float]], *, tag: str, seed: int | None = None) -> pa.Table:
-    """Train one proxy per mixture with the sweep's recipe; return runs-table rows (nothing is stored)."""
+    """Train one proxy per mixture with the sweep's recipe; return runs-table rows.
+
+    Finished runs are kept in ``StageStore(workdir, "validate")``, keyed by recipe, seed and mixture, so
+    asking again for the same mixture (a re-run of ``optimize --validate``) trains nothing.
+    """
+    import pyarrow.parquet as pq
+
     recipe = prepare(config)
     names = [r["component"] for r in recipe.components]
     seed = config.seed if seed is None else seed
     specs = [RunSpec(f"{tag}-{i:03d}", normalise_mixture(m, names), seed, tag) for i, m in enumerate(mixtures)]
+    store = StageStore(config.workdir_path, "validate")
+    units = {s.run_id: _validation_unit(recipe, s) for s in specs}
+    done = store.done_units()
     rows: dict[str, dict] = {}
-    progress = Progress(len(specs))
+    for spec in specs:
+        if units[spec.run_id] in done:
+            rows[spec.run_id] = pq.read_table(store.root / done[units[spec.run_id]]["files"]["runs"][0]).to_pylist()[0]
+    todo = [s for s in specs if s.run_id not in rows]
+    progress = Progress(len(todo))
 
     def on_done(spec, result, error, attempts):
         rows[spec.run_id] = run_row(spec, result, error, attempts, recipe)
         progress(spec, rows[spec.run_id])
+        if result:  # failed runs are not kept: asking again retries them
+            unit = units[spec.run_id]
+            path = write_parquet(store.shard_path("runs", unit), runs_table([rows[spec.run_id]]))
+            store.mark_done(unit, {"runs": [path]})
 
-    execute(config, recipe, specs, on_done)
+    if todo:
+        execute(config, recipe, todo, on_done)
     return runs_table([rows[s.run_id] for s in specs])
+
+
+def _validation_unit(recipe: Recipe, spec: RunSpec) -> str:
+    key = json.dumps([recipe.hash, spec.seed, spec.tag, spec.run_id,
+                      sorted((k, round(v, 9)) for k, v in spec.mixture.items())])
+    return f"{spec.run_id}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"

@@ -103,6 +103,19 @@ def test_same_seed_same_hash_and_repeat_seed_differs(tiny):
     assert table.column("mix/code.q0").to_pylist() == [0.5, 0.5]
 
 
+def test_asking_again_for_trained_mixtures_trains_nothing(tiny, monkeypatch):
+    config, _ = tiny
+    mixtures = [{"code.q0": 0.5, "math.q0": 0.5}, {"code.q0": 1.0}]
+    first = flow.train_mixtures(config, mixtures, tag="validate")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("finished validation runs must not be trained again")
+
+    monkeypatch.setattr(flow, "execute", no_training)
+    again = flow.train_mixtures(config, mixtures, tag="validate")
+    assert again.to_pylist() == first.to_pylist()
+
+
 def test_next_round_appends_proposed_mixtures(tiny, monkeypatch):
     config, _ = tiny
     fake = types.ModuleType("automixer.optimizer")
