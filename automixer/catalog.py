@@ -191,14 +191,14 @@ def ledger_from_docs(table: pa.Table, outcome: str, reason_column: str | None = 
 
 STATS_SQL = """
 SELECT {keys},
-  sum(docs) FILTER (WHERE outcome = 'in') AS docs_in,
-  sum(docs) FILTER (WHERE outcome = 'kept') AS kept,
-  sum(docs) FILTER (WHERE outcome = 'filtered') AS filtered,
-  sum(docs) FILTER (WHERE outcome = 'duplicate') AS duplicates,
-  sum(docs) FILTER (WHERE outcome = 'quarantined') AS quarantined,
-  sum(docs) FILTER (WHERE outcome = 'synthetic') AS synthetic,
-  sum(docs) FILTER (WHERE outcome = 'rejected') AS rejected,
-  sum(tokens) FILTER (WHERE outcome = 'in') AS tokens_in,
+  CAST(sum(docs) FILTER (WHERE outcome = 'in') AS BIGINT) AS docs_in,
+  CAST(sum(docs) FILTER (WHERE outcome = 'kept') AS BIGINT) AS kept,
+  CAST(sum(docs) FILTER (WHERE outcome = 'filtered') AS BIGINT) AS filtered,
+  CAST(sum(docs) FILTER (WHERE outcome = 'duplicate') AS BIGINT) AS duplicates,
+  CAST(sum(docs) FILTER (WHERE outcome = 'quarantined') AS BIGINT) AS quarantined,
+  CAST(sum(docs) FILTER (WHERE outcome = 'synthetic') AS BIGINT) AS synthetic,
+  CAST(sum(docs) FILTER (WHERE outcome = 'rejected') AS BIGINT) AS rejected,
+  CAST(sum(tokens) FILTER (WHERE outcome = 'in') AS BIGINT) AS tokens_in,
   sum(tokens) FILTER (WHERE outcome IN ('kept', 'synthetic')) AS tokens_kept
 FROM ledger {where}
 GROUP BY ALL ORDER BY ALL
