@@ -199,7 +199,7 @@ SELECT {keys},
   CAST(sum(docs) FILTER (WHERE outcome = 'synthetic') AS BIGINT) AS synthetic,
   CAST(sum(docs) FILTER (WHERE outcome = 'rejected') AS BIGINT) AS rejected,
   CAST(sum(tokens) FILTER (WHERE outcome = 'in') AS BIGINT) AS tokens_in,
-  sum(tokens) FILTER (WHERE outcome IN ('kept', 'synthetic')) AS tokens_kept
+  CAST(sum(tokens) FILTER (WHERE outcome IN ('kept', 'synthetic')) AS BIGINT) AS tokens_kept
 FROM ledger {where}
 GROUP BY ALL ORDER BY ALL
 """

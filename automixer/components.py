@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import itertools
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog
 from automixer.errors import InputError, StageError
+from automixer.jsonl import iter_jsonl
+from automixer.pool import kept_store
 from automixer.schema import component_name, doc_id_for
 from automixer.store import StageStore, atomic_write_text
 from proxies.evaluate import EvalItem, EvalSet, Scored
@@ -61,11 +64,7 @@ def load_tokenizer(config):
 
 def pool_shards(workdir: Path) -> list[Path]:
     """Shards of the final pool: dedup kept (or curate kept) plus synth docs."""
-    dedup, curate = StageStore(workdir, "dedup"), StageStore(workdir, "curate")
-    kept = dedup.files("kept") if dedup.exists() else curate.files("kept")
-    if not kept:
-        raise StageError(f"{workdir}: no kept documents from dedup or curate; run `automixer curate CONFIG` first")
-    return kept + StageStore(workdir, "synth").files("docs")
+    return kept_store(workdir, "sweep").files("kept") + StageStore(workdir, "synth").files("docs")
 
 
 def default_component(by: str, source: str, bucket, synthetic: bool, strategy) -> str:
@@ -188,23 +187,9 @@ def components_table(rows: list[dict]) -> pa.Table:
 
 def _read_rows(path: Path, max_items: int) -> list[tuple[int, dict]]:
     """(line number, row) of the first max_items JSON lines of a .jsonl or .jsonl.gz file."""
-    import gzip
-
     if not path.exists():
         raise InputError(f"{path}: evaluation file not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((line_no, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from None
-            if len(rows) >= max_items:
-                break
-    return rows
+    return list(itertools.islice(iter_jsonl(path), max_items))
 
 
 def _get(row: dict, key: str, where: str):

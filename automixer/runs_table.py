@@ -108,7 +108,7 @@ def read_runs_workdir(workdir: Path | str) -> Runs:
     workdir = Path(workdir)
     if (workdir / "catalog.duckdb").exists():
         with Catalog(workdir, read_only=True) as catalog:
-            if _has_table(catalog, "proxy_runs"):
+            if catalog.has_relation("proxy_runs"):
                 return parse_runs(catalog.query("SELECT * FROM proxy_runs"), f"{workdir}/catalog.duckdb:proxy_runs")
     runs_file = workdir / "sweep" / "runs.parquet"
     if runs_file.exists():
@@ -127,7 +127,7 @@ def read_components(workdir: Path | str | None) -> dict[str, dict]:
         from automixer.catalog import Catalog
 
         with Catalog(workdir, read_only=True) as catalog:
-            if _has_table(catalog, "components"):
+            if catalog.has_relation("components"):
                 rows = catalog.query("SELECT * FROM components").to_pylist()
     path = workdir / "components" / "components.json"
     if not rows and path.exists():
@@ -136,12 +136,6 @@ def read_components(workdir: Path | str | None) -> dict[str, dict]:
         except json.JSONDecodeError as exc:
             warnings.warn(f"{path}: not valid JSON ({exc}); component token counts unknown", stacklevel=2)
     return {str(r["component"]): _plain(r) for r in rows if "component" in r}
-
-
-def _has_table(catalog, name: str) -> bool:
-    # Not Catalog.has_relation: its fetchone() leaves a pending result that breaks the next query (duckdb 2).
-    found = catalog.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
-    return found.column("n")[0].as_py() > 0
 
 
 def _plain(row: dict) -> dict:

@@ -3,11 +3,12 @@ project cares which."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +59,23 @@ def _quiet_ray_data() -> None:
         ctx.enable_operator_progress_bars = interactive
     if not interactive:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def ray_map_rows(fn: Callable[..., dict], rows: list[dict], **kwargs) -> list[dict]:
+    """Run ``fn(row, **kwargs) -> dict`` once per row as Ray Data map_batches tasks; return the dicts.
+
+    Rows travel as JSON strings so that Arrow never has to infer a schema for nested fields.
+    """
+    if not rows:
+        return []
+    import ray
+
+    def call(batch):
+        return {"result": [json.dumps(fn(json.loads(r), **kwargs)) for r in batch.column("row").to_pylist()]}
+
+    ds = ray.data.from_items([{"row": json.dumps(r)} for r in rows], override_num_blocks=len(rows))
+    ds = ds.map_batches(call, batch_size=1, batch_format="pyarrow")
+    return [json.loads(r["result"]) for r in ds.take_all()]
 
 
 def cluster_has_gpus() -> bool:

@@ -23,6 +23,7 @@ def stage_run(config: RunConfig, stage: str) -> Iterator[dict]:
         yield detail
         status = "ok"
     finally:
+        save_resolved(config, stage_dir)  # again: a stage that reset its folder removed the first copy
         detail["wall_s"] = round(time.time() - started, 3)
         with Catalog(config.workdir_path) as catalog:
             catalog.record_stage_run(stage, started, status, config.hash(), detail)

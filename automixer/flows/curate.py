@@ -19,7 +19,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
+from automixer.runtime import ray_map_rows
 from automixer.schema import conform
 from automixer.stage_run import stage_run
 from automixer.store import StageStore, atomic_write_text, write_parquet
@@ -55,21 +55,6 @@ def _say(message: str) -> None:
     print(f"[curate] {message}", flush=True)
 
 
-def _ray_map(fn: Callable, rows: list[dict], **kwargs) -> list[dict]:
-    """Run ``fn(row, **kwargs) -> dict`` once per row as Ray Data map_batches tasks; return the dicts."""
-    if not rows:
-        return []
-    import ray
-
-    def call(batch: pa.Table) -> dict:
-        return {"result": [json.dumps(fn(json.loads(r["row"]), **kwargs)) for r in batch.to_pylist()]}
-
-    # Rows travel as JSON strings so that Arrow never has to infer a schema for nested fields.
-    ds = ray.data.from_items([{"row": json.dumps(r)} for r in rows], override_num_blocks=len(rows))
-    ds = ds.map_batches(call, batch_size=1, batch_format="pyarrow")
-    return [json.loads(r["result"]) for r in ds.take_all()]
-
-
 # --- step 1: prefilter ------------------------------------------------------------------------
 def _prefilter_unit(row: dict, *, config: RunConfig, workdir: str) -> dict:
     unit = Unit(row["name"], row["source"], tuple(row["paths"]))
@@ -96,7 +81,7 @@ def _prefilter(config: RunConfig, units: list[Unit], staging: StageStore, workdi
     todo = [u for u in units if done.get(u.name, {}).get("counts", {}).get("settings") != settings]
     _say(f"prefilter: {len(todo)} of {len(units)} units to do")
     rows = [{"name": u.name, "source": u.source, "paths": list(u.paths)} for u in todo]
-    results = _ray_map(_prefilter_unit, rows, config=config, workdir=str(workdir))
+    results = ray_map_rows(_prefilter_unit, rows, config=config, workdir=str(workdir))
     staging.mark_many_done({r["unit"]: (r["files"], {"settings": settings, "sources": r["counts"]}) for r in results})
     return len(todo)
 
@@ -122,7 +107,7 @@ def _train_classifier(config: RunConfig, pool: pa.Table, folder: Path) -> dict:
     pos = _sample([t for s, t in zip(sources, texts) if s in reference], cfg.max_train_docs, rng)
     neg = _sample([t for s, t in zip(sources, texts) if s not in reference], cfg.max_train_docs, rng)
     if not reference or min(len(pos), len(neg)) < cfg.min_train_docs:
-        why = (f"no source has reference: true" if not reference else
+        why = ("no source has reference: true" if not reference else
                f"too few documents to train on ({len(pos)} positives, {len(neg)} negatives; "
                f"need {cfg.min_train_docs} of each)")
         _say(f"WARNING: {why}; every document scores 0.5 and lands in bucket 0")
@@ -180,7 +165,7 @@ def _thresholds(config: RunConfig, staging: StageStore, units: list[Unit], workd
         return json.loads(cache.read_text())["thresholds"]
     done = staging.done_units()
     rows = [{"unit": u.name, "passed": str(staging.root / done[u.name]["files"]["passed"][0])} for u in units]
-    results = _ray_map(_score_unit, rows, workdir=str(workdir))
+    results = ray_map_rows(_score_unit, rows, workdir=str(workdir))
     scores = np.concatenate([np.asarray(r["scores"], dtype=np.float64) for r in results] or [np.zeros(0)])
     thresholds = quantile_thresholds(scores, cur.num_buckets)
     atomic_write_text(cache, json.dumps({"fingerprint": fp, "thresholds": thresholds}))
@@ -208,7 +193,7 @@ def _finalize(config: RunConfig, staging: StageStore, store: StageStore, units: 
     _say(f"finalize: {len(todo)} of {len(units)} units to do")
     rows = [{"unit": u.name, "staged": {k: str(staging.root / v[0]) for k, v in staged_units[u.name]["files"].items()}}
             for u in todo]
-    results = _ray_map(_finalize_unit, rows, config=config, workdir=str(workdir), thresholds=thresholds)
+    results = ray_map_rows(_finalize_unit, rows, config=config, workdir=str(workdir), thresholds=thresholds)
     store.mark_many_done({
         r["unit"]: (r["files"], {"fingerprint": fp, "sources": staged_units[r["unit"]]["counts"]["sources"]})
         for r in results

@@ -26,14 +26,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
-from automixer.config import RunConfig, save_resolved
+from automixer.config import RunConfig
 from automixer.errors import ConfigError, InputError, StageError
+from automixer.jsonl import iter_jsonl
+from automixer.runtime import ray_map_rows
 from automixer.schema import conform
 from automixer.stage_run import stage_run
 from automixer.store import StageStore, write_parquet
 from automixer.typed_yaml import to_plain
 from dedup.buckets import KEY_SCHEMA, BandGroupStage, BandKeyStage, candidate_pairs
-from dedup.clusters import CLUSTER_SCHEMA, assign_clusters, exact_pairs, verify_pairs
+from dedup.clusters import assign_clusters, exact_pairs, verify_pairs
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
 from dedup.report import format_report, plot_removal, removal_report
@@ -82,17 +84,6 @@ def _check_plan(store: StageStore, fingerprint: str) -> None:
         _say("curate outputs or dedup config changed since the last run: starting over")
         store.reset()
     store.mark_done("_plan", {}, {"fingerprint": fingerprint})
-
-
-def _ray_rows(fn, rows: list[dict], **kwargs) -> list[dict]:
-    """Run ``fn(row, **kwargs) -> dict`` once per row as Ray Data map_batches tasks; return the dicts."""
-    import ray
-
-    def call(batch: pa.Table) -> dict:
-        return {"result": [json.dumps(fn(json.loads(r), **kwargs)) for r in batch.column("row").to_pylist()]}
-
-    ds = ray.data.from_items([{"row": json.dumps(r)} for r in rows], override_num_blocks=len(rows))
-    return [json.loads(r["result"]) for r in ds.map_batches(call, batch_size=1, batch_format="pyarrow").take_all()]
 
 
 def _read_shard(row: dict, columns: list[str] | None) -> pa.Table:
@@ -212,7 +203,7 @@ def _filter(store: StageStore, shards: list[Shard], config: DedupConfig, cluster
     if todo:
         _say(f"filter: {len(todo)} shard(s)")
         rows = [{**s.__dict__, **{k: str(store.shard_path(k, s.name)) for k in KINDS}} for s in todo]
-        results = _ray_rows(_filter_shard, rows, config=config, clusters=str(clusters) if clusters else "")
+        results = ray_map_rows(_filter_shard, rows, config=config, clusters=str(clusters) if clusters else "")
         store.mark_many_done({r["unit"]: (r["files"], r["counts"]) for r in results})
     return len(todo)
 
@@ -257,7 +248,6 @@ def run_dedup(config: RunConfig, *, force: bool = False) -> str:
             store.reset()
         shards, fingerprint = _plan(inputs, config.dedup)
         _check_plan(store, fingerprint)
-        save_resolved(config, store.root)  # again: a reset removed the one stage_run wrote
         init_ray(config.ray)
         signed = clustered = 0
         clusters = None
@@ -288,21 +278,11 @@ def _read_bare(path: Path) -> pa.Table:
             raise InputError(f"{path}: missing column {missing[0]!r}; columns are {table.column_names}")
         rows = table.select([c for c in ("id", "text", "quality_score") if c in table.column_names]).to_pylist()
     else:
-        import gzip
-
-        opener = gzip.open if path.suffix == ".gz" else open
         rows = []
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from None
-                if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("text"), str):
-                    raise InputError(f"{path}:{line_no}: expected an object with 'id' and a string 'text'")
-                rows.append({"id": obj["id"], "text": obj["text"], "quality_score": obj.get("quality_score")})
+        for line_no, obj in iter_jsonl(path):
+            if not isinstance(obj, dict) or "id" not in obj or not isinstance(obj.get("text"), str):
+                raise InputError(f"{path}:{line_no}: expected an object with 'id' and a string 'text'")
+            rows.append({"id": obj["id"], "text": obj["text"], "quality_score": obj.get("quality_score")})
     quality = [r.get("quality_score") for r in rows]
     return pa.table({
         "id": pa.array([None if r["id"] is None else str(r["id"]) for r in rows], pa.string()),

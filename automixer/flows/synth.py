@@ -12,7 +12,6 @@ import hashlib
 import math
 import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +21,7 @@ from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
 from automixer.errors import AutomixerError, StageError
 from automixer.stage_run import stage_run
+from automixer.pool import kept_store
 from automixer.store import StageStore, write_parquet
 from synth.features import FEATURE_SCHEMA, FeatureExtractor, make_bundles
 from synth.stage import STAT_COLUMNS, TASK_SCHEMA, SynthStage, split_outcomes
@@ -29,18 +29,6 @@ from synth.strategies import is_pipeline
 
 SEED_COLUMNS = ["doc_id", "source", "domain", "bucket", "quality_score", "text"]
 CACHE_NAME = "cache.sqlite"
-
-
-def seed_store(workdir: Path) -> StageStore:
-    """The kept documents synth starts from: dedup's, else curate's; a StageError if neither has any."""
-    for stage in ("dedup", "curate"):
-        store = StageStore(workdir, stage)
-        if store.files("kept"):
-            return store
-        if store.exists():
-            print(f"[synth] {stage} has no finished kept shards in {store.root}; looking further upstream")
-    raise StageError(f"synth reads the kept documents of dedup or curate, but neither has finished any in "
-                     f"{workdir}: run `automixer curate CONFIG` (and `automixer dedup CONFIG`) first")
 
 
 def _reset_keeping_cache(store: StageStore) -> None:
@@ -224,7 +212,7 @@ def run_synth(config: RunConfig, *, force: bool = False) -> str:
     if not config.synth.enabled:
         return "synth: disabled (synth.enabled is false); nothing written"
     store = StageStore(config.workdir_path, "synth")
-    source = seed_store(config.workdir_path)  # fails early, before any bookkeeping
+    source = kept_store(config.workdir_path, "synth")  # fails early, before any bookkeeping
     if force:
         _reset_keeping_cache(store)
     with stage_run(config, "synth") as detail:
