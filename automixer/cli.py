@@ -108,6 +108,13 @@ def cmd_optimize(args):
     print(run_optimize(config, surrogate_dir=args.surrogate, out_file=args.out, validate=args.validate))
 
 
+def cmd_report(args):
+    from automixer.flows.report import run_report
+
+    config = _load(args)
+    print(run_report(config, args.out, config_path=args.config))
+
+
 def _workdir(args) -> Path:
     if args.config:
         from automixer.config import load_config
@@ -211,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--validate", action="store_true", help="train proxies on the chosen, natural and uniform mixtures")
+
+    p = add("report", cmd_report, "Write one static HTML page (with PNG figures) that shows the whole run.",
+            "automixer report configs/demo.yaml   # -> runs/demo/report/index.html, open it in a browser")
+    p.add_argument("config", help="run config YAML")
+    p.add_argument("--out", help="output folder (default <workdir>/report)")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
 
     for name, func, help_text, example in [
         ("stats", cmd_stats, "Print ledger statistics from the catalog.", "automixer stats -c configs/demo.yaml --by source,bucket"),

@@ -11,7 +11,7 @@ from automixer.demo_data import build_demo_data
 from automixer.runtime import init_ray
 
 
-def _stage_calls(config, workdir: Path):
+def _stage_calls(config, workdir: Path, config_path: str):
     """(name, callable) for every stage, in data-flow order."""
     surrogates = workdir / "surrogates"
     mixture = workdir / "mixture.yaml"
@@ -27,6 +27,7 @@ def _stage_calls(config, workdir: Path):
         ("fit", lambda: flow("fit", "run_fit")(config, runs_file=None, targets=None, out_dir=str(surrogates))),
         ("optimize", lambda: flow("fit", "run_optimize")(config, surrogate_dir=str(surrogates),
                                                            out_file=str(mixture), validate=True)),
+        ("report", lambda: flow("report", "run_report")(config, config_path=config_path)),
     ]
 
 
@@ -43,7 +44,7 @@ def run_demo(config_path: str, ray_address: str | None = None) -> dict[str, floa
     timings["demo-data"] = time.time() - started
 
     init_ray(config.ray, ray_address)
-    for name, call in _stage_calls(config, workdir):
+    for name, call in _stage_calls(config, workdir, config_path):
         started = time.time()
         try:
             result = call()
@@ -59,4 +60,7 @@ def run_demo(config_path: str, ray_address: str | None = None) -> dict[str, floa
     for name, seconds in timings.items():
         print(f"{name:12s} {seconds:8.1f} s")
     print(f"{'total':12s} {sum(timings.values()):8.1f} s")
+    report = workdir.resolve() / "report" / "index.html"
+    if "report" in timings:
+        print(f"\nreport: {report} (open it in a browser; it needs no server)")
     return timings

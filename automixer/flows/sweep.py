@@ -188,35 +188,48 @@ def runs_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
 
 
-def signal_report(runs: pa.Table) -> tuple[str, dict[str, float]]:
+def signal_table(runs: pa.Table) -> list[dict]:
     """Per metric: spread across mixtures (std over the seed-0 sweep runs) against the seed-to-seed
     spread (RMS difference of repeated pairs / sqrt 2). A ratio well above 1 means the proxies rank
-    mixtures rather than noise. With 2+ pairs, ``rank ratio`` also drops the mean pair difference:
-    every sweep run shares one seed, so an offset common to all mixtures does not change the ranking."""
+    mixtures rather than noise. With 2+ pairs, ``rank_ratio`` also drops the mean pair difference:
+    every sweep run shares one seed, so an offset common to all mixtures does not change the ranking.
+    Empty without 2+ finished mixtures and 1+ seed repeat."""
     import numpy as np
 
     rows = [r for r in runs.to_pylist() if r["status"] == "ok"]
     base = {r["run_id"]: r for r in rows if r["tag"] == "sweep"}
     pairs = [(base[r["repeat_of"]], r) for r in rows if r["tag"] == "seed_repeat" and r["repeat_of"] in base]
     if len(base) < 2 or not pairs:
-        return "[sweep] signal: needs 2+ finished mixtures and 1+ seed repeat (sweep.seed_repeats)", {}
-    lines = [f"[sweep] signal over {len(base)} mixtures, {len(pairs)} seed pairs",
-             f"  {'metric':24s} {'mixture sd':>10s} {'seed sd':>9s} {'ratio':>7s} {'rank ratio':>10s}"]
-    ratios = {}
+        return []
+    out = []
     for m in (c for c in runs.column_names if c.startswith("metric/")):
         across = np.array([r[m] for r in base.values() if r[m] is not None])
         diffs = np.array([a[m] - b[m] for a, b in pairs if a[m] is not None and b[m] is not None])
         if len(across) < 2 or not len(diffs):
             continue
-        spread = across.std(ddof=1)
+        spread = float(across.std(ddof=1))
         seed_sd = float(np.sqrt(np.mean(diffs ** 2) / 2))
-        ratios[m] = round(float(spread / seed_sd), 3) if seed_sd > 0 else float("inf")
-        rank = "-"
+        rank = None
         if len(diffs) >= 2:
             rank_sd = float(diffs.std(ddof=1) / np.sqrt(2))
-            rank = f"{spread / rank_sd:.1f}" if rank_sd > 0 else "inf"
-        lines.append(f"  {m:24s} {spread:10.4f} {seed_sd:9.4f} {ratios[m]:7.1f} {rank:>10s}")
-    return "\n".join(lines), ratios
+            rank = round(spread / rank_sd, 3) if rank_sd > 0 else float("inf")
+        out.append({"metric": m, "mixtures": len(base), "seed_pairs": len(pairs), "mixture_sd": round(spread, 4),
+                    "seed_sd": round(seed_sd, 4),
+                    "ratio": round(spread / seed_sd, 3) if seed_sd > 0 else float("inf"), "rank_ratio": rank})
+    return out
+
+
+def signal_report(runs: pa.Table) -> tuple[str, dict[str, float]]:
+    """signal_table as text lines, and the ratio per metric."""
+    table = signal_table(runs)
+    if not table:
+        return "[sweep] signal: needs 2+ finished mixtures and 1+ seed repeat (sweep.seed_repeats)", {}
+    lines = [f"[sweep] signal over {table[0]['mixtures']} mixtures, {table[0]['seed_pairs']} seed pairs",
+             f"  {'metric':24s} {'mixture sd':>10s} {'seed sd':>9s} {'ratio':>7s} {'rank ratio':>10s}"]
+    for r in table:
+        rank = "-" if r["rank_ratio"] is None else f"{r['rank_ratio']:.1f}"
+        lines.append(f"  {r['metric']:24s} {r['mixture_sd']:10.4f} {r['seed_sd']:9.4f} {r['ratio']:7.1f} {rank:>10s}")
+    return "\n".join(lines), {r["metric"]: r["ratio"] for r in table}
 
 
 class Progress:
@@ -305,6 +318,7 @@ def sweep(config, *, next_k=None, force=False, train_fn=None) -> str:
         started = time.time()
         recipe = prepare(config)
         plan = load_plan(config, recipe, store)
+        detail["trained"] = sum(not store.is_done(s.run_id) for s in plan)
         failed = train_units(config, recipe, store, plan, train_fn=train_fn)
         runs = write_runs(config, store, plan, failed)
         if next_k:
