@@ -81,7 +81,7 @@ def grouped_bars(labels: list[str], series: dict[str, list[float]], out_dir: Pat
     (a format such as "%.2f") writes each bar's value at its end; the legend sits outside the axes."""
     plt = _plt()
     n, k = len(labels), max(1, len(series))
-    fig, ax = plt.subplots(figsize=(8, 0.9 + n * (0.22 * k + 0.25)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 1.2 + n * (0.14 * k + 0.18)), layout="constrained")
     height = 0.8 / k
     y = np.arange(n)
     for i, (label, data) in enumerate(series.items()):
@@ -117,11 +117,8 @@ def heatmap(rows: list[str], cols: list[str], values_RC: np.ndarray, out_dir: Pa
     ax.set_xticks(range(len(cols)), cols, rotation=35, ha="right", rotation_mode="anchor")
     step = max(1, len(rows) // 40)
     ax.set_yticks(range(0, len(rows), step), rows[::step])
-    if annotate and values_RC.size <= 120:
-        for (r, c), v in np.ndenumerate(values_RC):
-            if np.isfinite(v):
-                ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=9,
-                        color="white" if diverging and abs(v) > 0.6 * lim else "black")
+    if annotate and values_RC.size <= 160:
+        _annotate(ax, values_RC, diverging)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -129,17 +126,27 @@ def heatmap(rows: list[str], cols: list[str], values_RC: np.ndarray, out_dir: Pa
     return _save(fig, out_dir, name)
 
 
+def _annotate(ax, values_RC: np.ndarray, diverging: bool) -> None:
+    """Each cell's value (2 decimals; blank where it rounds to 0) in a colour that reads on its cell."""
+    top = float(np.nanmax(np.abs(values_RC))) or 1.0
+    for (r, c), v in np.ndenumerate(values_RC):
+        if not np.isfinite(v) or abs(v) < 0.005:
+            continue
+        dark = abs(v) > 0.6 * top if diverging else v < 0.55 * top  # viridis is dark at the low end
+        ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=9, color="white" if dark else "black")
+
+
 def predicted_vs_measured(points: dict[str, tuple[list[float], list[float], str]], out_dir: Path,
                           name: str = "cv_predicted_vs_measured.png") -> str:
     """Per target: out-of-fold predicted against measured values, with the identity line."""
-    fig, axes = _grid(len(points), 3, 3.6, 3.4)
+    fig, axes = _grid(len(points), 3, 3.6, 3.3)
     for ax, (target, (measured, predicted, model)) in zip(axes, points.items()):
         m, p = np.asarray(measured, float), np.asarray(predicted, float)
         lo, hi = float(min(m.min(), p.min())), float(max(m.max(), p.max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", linewidth=1)
         ax.scatter(m, p, s=16, alpha=0.8)
-        ax.set_title(f"{target}\n({model})", fontsize=10)
+        ax.set_title(f"{target} ({model})", fontsize=10)
         ax.set_xlabel("measured")
         ax.set_ylabel("predicted (out of fold)")
         ax.locator_params(nbins=4)
@@ -154,7 +161,7 @@ def lines_by_label(series: dict[str, tuple[list[float], list[float]]], out_dir: 
     for label, (xs, ys) in series.items():
         order = np.argsort(xs)
         ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], "o-", label=label)
-    if logx:
+    if logx and len({x for xs, _ in series.values() for x in xs}) > 1:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -72,6 +72,8 @@ def surrogates(ctx: Context) -> Section:
     if not ctx.ran("fit") or "surrogate_scores" not in ctx.names:
         return Section("surrogates", title, not_run("surrogate fitting", ctx.command("fit")), False)
     scores = queries.table_rows(ctx.cat, "surrogate_scores")
+    for r in scores:
+        r["target"] = _metric_label(ctx, r["target"])
     cols = [c for c in ("target", "surrogate", "spearman", "r2", "mae", "chosen", "n_runs") if scores and c in scores[0]]
     parts = [para(f"Cross-validated ({ctx.config.fit.cv_folds} folds) per target and candidate model; the chosen "
                   "model of each target is in bold."),
@@ -237,14 +239,15 @@ def _scale_up(ctx: Context) -> str:
     if not runs:
         return para("The scale_up_runs table is empty.", "note")
     metrics = [c for c in runs[0] if c.startswith(METRIC)]
-    parts = [table(runs)]
+    parts = [table(runs, labels={m: m.removeprefix(METRIC) for m in metrics})]
     objective = [m for m in metrics if m.removeprefix(METRIC) in ctx.config.optimize.objective] or metrics[:1]
     if objective and "params" in runs[0]:
         series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
         for r in runs:
+            label = r.get("mixture") or r.get("label") or "?"
             if r.get(objective[0]) is not None and r.get("params"):
-                series[r["mixture"]][0].append(r["params"])
-                series[r["mixture"]][1].append(r[objective[0]])
+                series[label][0].append(r["params"])
+                series[label][1].append(r[objective[0]])
         name = figures.lines_by_label(dict(series), ctx.out_dir, "scale_up.png", xlabel="parameters",
                                       ylabel=_metric_label(ctx, objective[0]), title="Scale-up: each mixture at larger models")
         parts.append(figure(name, f"{objective[0].removeprefix(METRIC)} of each mixture by model size."))
