@@ -102,20 +102,20 @@ def test_one_target_subject_to_a_bound_on_another(parsed60):
 ])
 def test_infeasible_constraints_name_the_keys(overrides, match, parsed60):
     cfg = OptimizeConfig(**{"token_budget": 10_000_000, **overrides})
-    with pytest.raises(opt.InfeasibleError, match=match):
+    with pytest.raises(optimizer.InfeasibleError, match=match):
         optimizer.build_constraints(COMPONENTS, cfg, INFO, parsed60.X_NC)
 
 
 def test_unknown_component_and_metric_are_config_errors(parsed60):
-    with pytest.raises(opt.ConfigError, match="optimize.max_weight.web: unknown component; components are: code"):
+    with pytest.raises(optimizer.ConfigError, match="optimize.max_weight.web: unknown component; components are: code"):
         optimizer.build_constraints(COMPONENTS, OptimizeConfig(max_weight={"web": 0.1}), INFO, parsed60.X_NC)
-    with pytest.raises(opt.ConfigError, match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss"):
+    with pytest.raises(optimizer.ConfigError, match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss"):
         optimizer.Objective(_sset("metric/loss"), OptimizeConfig(objective={"mmlu": 1.0}))
 
 
 def test_trust_region_too_tight_is_a_clear_error(parsed60):
     cfg = OptimizeConfig(solver="random", random_samples=500, trust_region=1e-4, min_weight={"synth.qa": 0.25})
-    with pytest.raises(opt.InfeasibleError, match="optimize.trust_region=0.0001"):
+    with pytest.raises(optimizer.InfeasibleError, match="optimize.trust_region=0.0001"):
         _solve(parsed60, cfg)
 
 
@@ -127,10 +127,10 @@ def test_missing_token_counts_skip_max_epochs_with_a_warning(parsed60):
 
 def test_propose_next_gives_k_diverse_mixtures_near_the_optimum(runs60, tmp_path):
     config = config_from_dict({"workdir": str(tmp_path), "optimize": {"objective": {"loss": 1.0}}})
-    picks = opt.propose_next(runs60, 4, config)
+    picks = optimizer.propose_next(runs60, 4, config)
     assert len(picks) == 4
     X = np.array([[p[c] for c in COMPONENTS] for p in picks])
     assert np.allclose(X.sum(1), 1, atol=1e-5) and (X >= 0).all()
     assert min(np.abs(X[i] - X[j]).sum() for i in range(4) for j in range(i)) >= 0.1
     assert BowlOracle().predict(X[:1])[0] < 2.55  # the first pick is the most promising: near the optimum
-    assert picks == opt.propose_next(runs60, 4, config)
+    assert picks == optimizer.propose_next(runs60, 4, config)
