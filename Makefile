@@ -4,18 +4,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PIP_FLAGS := -q -c constraints.txt
+PIP_FLAGS := -q -c constraints.txt -c requirements.lock
+LOCK_VENV := .venv-lock
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test install install-test bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt requirements.lock
 	$(BIN)/pip install $(PIP_FLAGS) -e .
 	touch $@
 
-$(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt requirements.lock
 	$(BIN)/pip install $(PIP_FLAGS) -e '.[test]'
 	touch $@ $(VENV)/.installed
 
@@ -30,6 +31,12 @@ test: install-test
 
 bench: install-test
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# Re-resolve every pinned version from pyproject.toml's ranges (torch stays at constraints.txt's pin).
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools)
+	$(LOCK_VENV)/bin/pip-compile -q --upgrade --extra test --strip-extras -c constraints.txt \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf runs/demo

@@ -21,8 +21,8 @@ from typing import Any, Iterable
 import duckdb
 import pyarrow as pa
 
-from automixer.errors import AutomixerError
-from automixer.store import StageStore
+from dataplane.errors import AutomixerError
+from dataplane.store import StageStore
 
 CATALOG_NAME = "catalog.duckdb"
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from automixer.errors import AutomixerError
+from dataplane.errors import AutomixerError
 
 DEMO_CONFIG = "configs/demo.yaml"
 STAGES = ("curate", "dedup", "synth", "sweep", "fit", "optimize")
@@ -94,13 +94,13 @@ def cmd_fit(args):
 
 
 def cmd_predict(args):
-    from automixer.flows.fit import run_predict
+    from automixer.flows.predict import run_predict
 
     print(run_predict(args.surrogate, args.mixtures, args.out))
 
 
 def cmd_optimize(args):
-    from automixer.flows.fit import run_optimize
+    from automixer.flows.optimize import run_optimize
 
     config = _load(args) if args.config else None
     if config is not None and args.validate:

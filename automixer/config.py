@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from automixer.errors import ConfigError
-from automixer.fit_config import FitConfig, OptimizeConfig
-from automixer.mixing_config import ComponentsConfig, SweepConfig
+from dataplane.errors import ConfigError
+from automixer.mixing.config import FitConfig, OptimizeConfig
+from automixer.sweep.config import ComponentsConfig, SweepConfig
 from automixer.runtime import RuntimeConfig
 from automixer.typed_yaml import build, to_plain
 from curation.config import CurationConfig, SourceConfig
@@ -108,6 +108,6 @@ def config_from_dict(data: dict[str, Any], where: str = "<dict>") -> RunConfig:
 
 def save_resolved(config: RunConfig, folder: Path) -> Path:
     """Write the resolved config beside a stage's outputs."""
-    from automixer.store import atomic_write_text
+    from dataplane.store import atomic_write_text
 
     return atomic_write_text(Path(folder) / "resolved_config.yaml", config.to_yaml())

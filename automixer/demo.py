@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
 from automixer.config import load_config
 from automixer.demo_data import build_demo_data
+from automixer.flows.curate import run_curate
+from automixer.flows.dedup import run_dedup
+from automixer.flows.fit import run_fit
+from automixer.flows.optimize import run_optimize
+from automixer.flows.report import run_report
+from automixer.flows.sweep import run_sweep
+from automixer.flows.synth import run_synth
 from automixer.runtime import init_ray
 
 
@@ -16,18 +22,14 @@ def _stage_calls(config, workdir: Path, config_path: str):
     surrogates = workdir / "surrogates"
     mixture = workdir / "mixture.yaml"
 
-    def flow(module: str, func: str):
-        return getattr(importlib.import_module(f"automixer.flows.{module}"), func)
-
     return [
-        ("curate", lambda: flow("curate", "run_curate")(config, train_classifier=True)),
-        ("dedup", lambda: flow("dedup", "run_dedup")(config)),
-        ("synth", lambda: flow("synth", "run_synth")(config)),
-        ("sweep", lambda: flow("sweep", "run_sweep")(config)),
-        ("fit", lambda: flow("fit", "run_fit")(config, runs_file=None, targets=None, out_dir=str(surrogates))),
-        ("optimize", lambda: flow("fit", "run_optimize")(config, surrogate_dir=str(surrogates),
-                                                           out_file=str(mixture), validate=True)),
-        ("report", lambda: flow("report", "run_report")(config, config_path=config_path)),
+        ("curate", lambda: run_curate(config, train_classifier=True)),
+        ("dedup", lambda: run_dedup(config)),
+        ("synth", lambda: run_synth(config)),
+        ("sweep", lambda: run_sweep(config)),
+        ("fit", lambda: run_fit(config, runs_file=None, targets=None, out_dir=str(surrogates))),
+        ("optimize", lambda: run_optimize(config, surrogate_dir=str(surrogates), out_file=str(mixture), validate=True)),
+        ("report", lambda: run_report(config, config_path=config_path)),
     ]
 
 
@@ -46,13 +48,7 @@ def run_demo(config_path: str, ray_address: str | None = None) -> dict[str, floa
     init_ray(config.ray, ray_address)
     for name, call in _stage_calls(config, workdir, config_path):
         started = time.time()
-        try:
-            result = call()
-        except ModuleNotFoundError as exc:
-            if not exc.name or not exc.name.startswith("automixer.flows"):
-                raise
-            print(f"[demo] {name}: not built yet, skipped")
-            continue
+        result = call()
         timings[name] = time.time() - started
         print(f"[demo] {name}: {result}")
 

@@ -20,7 +20,7 @@ import random
 import sysconfig
 from pathlib import Path
 
-from automixer.store import atomic_write_text
+from dataplane.store import atomic_write_text
 
 _SKIP_DIRS = {"test", "tests", "idlelib", "lib2to3", "tkinter", "turtledemo", "site-packages", "ensurepip", "pydoc_data"}
 

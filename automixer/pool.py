@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from automixer.errors import StageError
-from automixer.store import StageStore
+from dataplane.errors import StageError
+from dataplane.store import StageStore
 
 
 def kept_store(workdir: Path, reader: str) -> StageStore:

@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from automixer.errors import ConfigError
+from dataplane.errors import ConfigError
 
 _MISSING = dataclasses.MISSING
 

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from automixer.fit_config import SURROGATE_NAMES, OptimizeConfig  # noqa: E402
-from automixer.runs_table import Runs, parse_runs, read_runs_file, synthetic_runs  # noqa: E402
+from automixer.mixing.config import SURROGATE_NAMES, OptimizeConfig  # noqa: E402
+from automixer.mixing.runs_table import Runs, parse_runs, read_runs_file, synthetic_runs  # noqa: E402
 
 
 def load_runs(path: str | None, largest: int) -> Runs:
@@ -32,13 +32,13 @@ def load_runs(path: str | None, largest: int) -> Runs:
         print(f"runs table: {path}")
         return read_runs_file(path)
     why = f"{path} not found" if path else "no runs table given"
-    print(f"runs table: SYNTHETIC ({why}): {largest} runs from automixer.runs_table.synthetic_runs(seed=0)")
+    print(f"runs table: SYNTHETIC ({why}): {largest} runs from automixer.mixing.runs_table.synthetic_runs(seed=0)")
     return parse_runs(synthetic_runs(largest, seed=0), "synthetic")
 
 
 def cv_table(runs: Runs, sizes: list[int], folds: int) -> None:
     """Print CV Spearman per surrogate, per target, per swarm size."""
-    from automixer.surrogates import cross_validate, make_surrogate
+    from automixer.mixing.surrogates import cross_validate, make_surrogate
 
     order = np.random.default_rng(0).permutation(runs.num_runs)
     usable = [n for n in sizes if n <= runs.num_runs]
@@ -64,7 +64,8 @@ def cv_table(runs: Runs, sizes: list[int], folds: int) -> None:
 
 def optimize_time(runs: Runs, size: int) -> None:
     """Fit on ``size`` runs (default config) and time ``run_optimize`` with the default OptimizeConfig."""
-    from automixer.flows.fit import run_fit, run_optimize
+    from automixer.flows.fit import run_fit
+    from automixer.flows.optimize import run_optimize
 
     cfg = OptimizeConfig()
     with tempfile.TemporaryDirectory() as tmp:

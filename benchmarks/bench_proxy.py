@@ -31,7 +31,7 @@ def bench_training(config, steps: int, vocab_size: int, device: str) -> dict:
     from proxies.data import MixtureStream
     from proxies.model import ProxyModel
     from proxies.muon import build_optimizer
-    from proxies.train import resolve_device
+    from proxies.train import resolve_device, train_step
 
     dev = resolve_device(device)
     torch.set_num_threads(max(1, config.proxy.train.num_threads))
@@ -52,13 +52,7 @@ def bench_training(config, steps: int, vocab_size: int, device: str) -> dict:
                 if dev.type == "cuda":
                     torch.cuda.synchronize()
                 started = time.time()
-            x, y = stream.next_batch(dev)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                _, loss = model(x, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            model.update_balance_bias()
+            train_step(model, stream, opt, tc, dev, step)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.time() - started
@@ -74,8 +68,8 @@ def build_demo_pool(workdir: Path, seed: int = 0) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from automixer.demo_data import build_demo_data
-    from automixer.schema import conform
-    from automixer.store import StageStore, write_parquet
+    from dataplane.schema import conform
+    from dataplane.store import StageStore, write_parquet
 
     sources = workdir.parent / "sources"
     build_demo_data(sources, seed=seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from automixer.schema import doc_id_for
+from dataplane.schema import doc_id_for
 from synth.config import OpenAIBackendConfig, SynthConfig
 from synth.fake_server import FakeChatServer
 from synth.features import FeatureExtractor, make_bundles

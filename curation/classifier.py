@@ -124,7 +124,7 @@ class QualityClassifier:
     # --- files ---------------------------------------------------------------------------------
     def save(self, folder: Path | str) -> Path:
         """Write meta.json (last, so its presence means the model is complete) and the model files."""
-        from automixer.store import atomic_write_bytes, atomic_write_text
+        from dataplane.store import atomic_write_bytes, atomic_write_text
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from automixer.errors import InputError
-from automixer.schema import QUARANTINE_SCHEMA
+from dataplane.errors import InputError
+from dataplane.schema import QUARANTINE_SCHEMA
 from curation.config import CurationConfig, SourceConfig
 
 RAW_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("domain", pa.string()),

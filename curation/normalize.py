@@ -7,7 +7,7 @@ import unicodedata
 
 import pyarrow as pa
 
-from automixer.schema import doc_id_for
+from dataplane.schema import doc_id_for
 
 _TRAILING_WS = re.compile(r"[ \t\f\v]+(?=\n|$)")
 

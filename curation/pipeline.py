@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from automixer.schema import QUARANTINE_SCHEMA, conform
+from dataplane.schema import QUARANTINE_SCHEMA, conform
 from curation.buckets import Bucketize
 from curation.classifier import Scorer
 from curation.config import CurationConfig, SourceConfig

@@ -29,7 +29,7 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig):
 
 
 def save_tokenizer(tok, path: Path | str) -> Path:
-    from automixer.store import atomic_write_text
+    from dataplane.store import atomic_write_text
 
     return atomic_write_text(Path(path), tok.to_str())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from automixer.schema import doc_id_for
+from dataplane.schema import doc_id_for
 from dedup.buckets import BandKeyStage, candidate_pairs
 from dedup.clusters import assign_clusters, exact_pairs, verify_pairs
 from dedup.config import DedupConfig

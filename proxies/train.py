@@ -52,22 +52,28 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def train_step(model, stream, opt, tc, device, step: int) -> torch.Tensor:
+    """One optimizer step at the schedule's learning rate (bf16 autocast on CUDA); returns the loss."""
+    for group in opt.param_groups:
+        group["lr"] = group["peak_lr"] * lr_factor(step, tc.steps, tc.warmup_frac, tc.min_lr_frac)
+    x_BT, y_BT = stream.next_batch(device)
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        _, loss = model(x_BT, y_BT)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if tc.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+    opt.step()
+    model.update_balance_bias()
+    return loss
+
+
 def _train_loop(model, stream, opt, cfg, device) -> float:
     """Run cfg.train.steps steps; return the mean loss of the last 10% of steps."""
     tc = cfg.train
     tail = []
     for step in range(tc.steps):
-        for group in opt.param_groups:
-            group["lr"] = group["peak_lr"] * lr_factor(step, tc.steps, tc.warmup_frac, tc.min_lr_frac)
-        x_BT, y_BT = stream.next_batch(device)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            _, loss = model(x_BT, y_BT)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        model.update_balance_bias()
+        loss = train_step(model, stream, opt, tc, device, step)
         if step >= tc.steps - max(1, tc.steps // 10):
             tail.append(loss.item())
     return sum(tail) / len(tail)

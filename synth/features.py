@@ -14,6 +14,7 @@ import re
 
 import pyarrow as pa
 
+from synth.seeds import rank_key
 from synth.text import is_prose, key_sentences, salient_terms, split_sentences, tidy
 
 FEATURE_SCHEMA = pa.schema([
@@ -117,19 +118,15 @@ _USABLE = {
 }
 
 
-def _rank(seed: int, strategy: str, key: str) -> str:
-    return hashlib.sha1(f"{seed}:{strategy}:{key}".encode()).hexdigest()
-
-
 def _groups(features: list[dict], strategy: str, per: int, seed: int) -> list[list[dict]]:
     """Chunks of features of one source: ``per`` features, or (summary) ``per`` documents' best ones."""
     if strategy != "summary":
-        ordered = sorted(features, key=lambda f: _rank(seed, strategy, f["feature_id"]))
+        ordered = sorted(features, key=lambda f: rank_key(seed, strategy, f["feature_id"]))
         return [ordered[i : i + per] for i in range(0, len(ordered) - per + 1, per)] or [ordered]
     by_doc: dict[str, list[dict]] = {}
     for f in features:
         by_doc.setdefault(f["doc_id"], []).append(f)
-    docs = sorted(by_doc, key=lambda d: _rank(seed, strategy, d))
+    docs = sorted(by_doc, key=lambda d: rank_key(seed, strategy, d))
     chunks = [docs[i : i + per] for i in range(0, len(docs) - per + 1, per)]
     return [[f for d in chunk for f in by_doc[d][:2]] for chunk in chunks]
 

@@ -19,7 +19,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from automixer.errors import AutomixerError
+from dataplane.errors import AutomixerError
 from synth.cache import ResponseCache, cache_key
 from synth.config import OpenAIBackendConfig
 

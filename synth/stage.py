@@ -11,7 +11,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from automixer.schema import conform, doc_id_for
+from dataplane.schema import conform, doc_id_for
 from synth.checks import check_output
 from synth.config import SynthConfig
 from synth.offline import OFFLINE_MODEL, RULES, rules_hash

@@ -4,10 +4,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from automixer import schema
+from dataplane import schema
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows, stats_query
-from automixer.errors import AutomixerError
-from automixer.store import StageStore, write_parquet
+from dataplane.errors import AutomixerError
+from dataplane.store import StageStore, write_parquet
 
 
 def make_stage(tmp_path):

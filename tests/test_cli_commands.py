@@ -7,7 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from automixer import cli, schema
+from automixer import cli
+from dataplane import schema
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from automixer.config import config_from_dict, load_config
-from automixer.errors import ConfigError
+from dataplane.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

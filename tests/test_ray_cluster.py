@@ -78,7 +78,7 @@ def two_node_cluster(tmp_path):
 
 STAGE_SCRIPT = """
 import sys, ray, pyarrow as pa
-from automixer import schema
+from dataplane import schema
 from automixer.runtime import RuntimeConfig, init_ray
 
 init_ray(RuntimeConfig(), address=sys.argv[1])

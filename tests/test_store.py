@@ -3,8 +3,8 @@
 import pyarrow as pa
 import pytest
 
-from automixer import schema
-from automixer.store import StageStore, atomic_write_text, write_parquet
+from dataplane import schema
+from dataplane.store import StageStore, atomic_write_text, write_parquet
 
 
 def docs(texts, source="s"):

@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
 from automixer.runtime import ray_map_rows
-from automixer.schema import conform
+from dataplane.schema import conform
 from automixer.stage_run import stage_run
-from automixer.store import StageStore, atomic_write_text, write_parquet
+from dataplane.store import StageStore, atomic_write_text, write_parquet
 from automixer.typed_yaml import to_plain
 from curation.buckets import quantile_thresholds
 from curation.classifier import QualityClassifier, Scorer

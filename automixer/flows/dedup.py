@@ -27,12 +27,12 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
-from automixer.errors import ConfigError, InputError, StageError
-from automixer.jsonl import iter_jsonl
+from dataplane.errors import ConfigError, InputError, StageError
+from dataplane.jsonl import iter_jsonl
 from automixer.runtime import ray_map_rows
-from automixer.schema import conform
+from dataplane.schema import conform
 from automixer.stage_run import stage_run
-from automixer.store import StageStore, write_parquet
+from dataplane.store import StageStore, write_parquet
 from automixer.typed_yaml import to_plain
 from dedup.buckets import KEY_SCHEMA, BandGroupStage, BandKeyStage, candidate_pairs
 from dedup.clusters import assign_clusters, exact_pairs, verify_pairs

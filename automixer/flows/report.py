@@ -12,12 +12,12 @@ from pathlib import Path
 
 from automixer.catalog import Catalog
 from automixer.config import RunConfig
-from automixer.errors import StageError
+from dataplane.errors import StageError
 from automixer.report import data_sections, model_sections, queries
 from automixer.report.context import Context
 from automixer.report.html import page
 from automixer.report.provenance import provenance
-from automixer.store import atomic_write_text
+from dataplane.store import atomic_write_text
 
 SECTIONS = (data_sections.curation, data_sections.dedup, data_sections.synth, model_sections.swarm,
             model_sections.surrogates, model_sections.mixture, model_sections.validation, provenance)

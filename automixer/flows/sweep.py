@@ -1,7 +1,7 @@
 """The proxy swarm: ``automixer sweep CONFIG`` trains one small proxy per sampled mixture on Ray.
 
 Steps (each leaves a file the next reads):
-1. components: token files per mixing component and the ``components`` table (automixer.components);
+1. components: token files per mixing component and the ``components`` table (automixer.sweep.components);
 2. plan: ``sweep/plan.json`` lists every run (id, mixture, seed, tag) with the recipe hash; a re-run
    re-samples, finds the same plan and keeps it, or stops if the recipe changed (use --force);
 3. training: one Ray task per unfinished run (a GPU fraction when the cluster has GPUs, else CPUs);
@@ -21,12 +21,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
 
 from automixer.catalog import Catalog
-from automixer.errors import StageError
+from automixer.mixing import optimizer
+from automixer.mixing.columns import METRIC, MIX
+from automixer.mixing.sampling import sample_mixtures
+from automixer.runtime import cluster_has_gpus, init_ray
 from automixer.stage_run import stage_run
-from automixer.store import StageStore, atomic_write_text, write_parquet
+from automixer.sweep.components import build_components
+from automixer.sweep.eval_sets import build_eval_sets
+from automixer.sweep.signal import signal_report
 from automixer.typed_yaml import to_plain
+from dataplane.errors import StageError
+from dataplane.store import StageStore, atomic_write_text, write_parquet
+from proxies.train import train_proxy
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,6 @@ class Recipe:
 
 def prepare(config) -> Recipe:
     """Build (or reuse) the components and tokenize the evaluation sets."""
-    from automixer.components import build_components, build_eval_sets
-
     rows, info, train_ids = build_components(config)
     rows = [r for r in rows if r["tokens"] >= config.sweep.min_component_tokens]
     if not rows:
@@ -67,8 +75,6 @@ def prepare(config) -> Recipe:
 
 def sampled_plan(config, recipe: Recipe) -> list[RunSpec]:
     """The sweep's mixtures (deterministic for config.seed) and the seed repeats."""
-    from automixer.sampling import sample_mixtures
-
     sw = config.sweep
     natural = {r["component"]: r["natural_weight"] for r in recipe.components}
     try:
@@ -110,8 +116,6 @@ def _proxy_task(train_fn, proxy_config, spec: RunSpec, components: dict, eval_se
 
 
 def _task_options(config) -> dict:
-    from automixer.runtime import cluster_has_gpus
-
     threads = max(1, config.proxy.train.num_threads)
     if cluster_has_gpus() and config.proxy.train.device != "cpu":
         return {"num_gpus": config.sweep.gpus_per_proxy, "num_cpus": 1, "max_retries": 0}
@@ -120,11 +124,6 @@ def _task_options(config) -> dict:
 
 def execute(config, recipe: Recipe, specs: list[RunSpec], on_done, *, train_fn=None, weights_dir: Path | None = None) -> None:
     """Train ``specs`` as Ray tasks; call ``on_done(spec, result_or_None, error, attempts)`` as each ends."""
-    import ray
-
-    from automixer.runtime import init_ray
-    from proxies.train import train_proxy
-
     init_ray(config.ray)
     remote = ray.remote(_proxy_task).options(**_task_options(config))
     files = {r["component"]: r["token_file"] for r in recipe.components}
@@ -168,9 +167,9 @@ def run_row(spec: RunSpec, result: dict | None, error: str | None, attempts: int
     for key in ("tokens_seen", "tokens_per_s", "wall_s", "weights_sha256", "train_loss", "n_params"):
         row[key] = res.get(key)
     for c in recipe.components:
-        row[f"mix/{c['component']}"] = float(spec.mixture.get(c["component"], 0.0))
+        row[f"{MIX}{c['component']}"] = float(spec.mixture.get(c["component"], 0.0))
     for name, value in sorted(res.get("metrics", {}).items()):
-        row[f"metric/{name}"] = float(value)
+        row[f"{METRIC}{name}"] = float(value)
     return row
 
 
@@ -183,53 +182,9 @@ _FIXED_COLUMNS = {"run_id": pa.string(), "tag": pa.string(), "repeat_of": pa.str
 def runs_table(rows: list[dict]) -> pa.Table:
     """Rows -> the runs table: fixed columns, then mix/* and metric/* (union over rows, nulls if absent)."""
     extra = sorted({k for r in rows for k in r if k not in _FIXED_COLUMNS},
-                   key=lambda k: (not k.startswith("mix/"), k))
+                   key=lambda k: (not k.startswith(MIX), k))
     schema = pa.schema(list(_FIXED_COLUMNS.items()) + [(k, pa.float64()) for k in extra])
     return pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema)
-
-
-def signal_table(runs: pa.Table) -> list[dict]:
-    """Per metric: spread across mixtures (std over the seed-0 sweep runs) against the seed-to-seed
-    spread (RMS difference of repeated pairs / sqrt 2). A ratio well above 1 means the proxies rank
-    mixtures rather than noise. With 2+ pairs, ``rank_ratio`` also drops the mean pair difference:
-    every sweep run shares one seed, so an offset common to all mixtures does not change the ranking.
-    Empty without 2+ finished mixtures and 1+ seed repeat."""
-    import numpy as np
-
-    rows = [r for r in runs.to_pylist() if r["status"] == "ok"]
-    base = {r["run_id"]: r for r in rows if r["tag"] == "sweep"}
-    pairs = [(base[r["repeat_of"]], r) for r in rows if r["tag"] == "seed_repeat" and r["repeat_of"] in base]
-    if len(base) < 2 or not pairs:
-        return []
-    out = []
-    for m in (c for c in runs.column_names if c.startswith("metric/")):
-        across = np.array([r[m] for r in base.values() if r[m] is not None])
-        diffs = np.array([a[m] - b[m] for a, b in pairs if a[m] is not None and b[m] is not None])
-        if len(across) < 2 or not len(diffs):
-            continue
-        spread = float(across.std(ddof=1))
-        seed_sd = float(np.sqrt(np.mean(diffs ** 2) / 2))
-        rank = None
-        if len(diffs) >= 2:
-            rank_sd = float(diffs.std(ddof=1) / np.sqrt(2))
-            rank = round(spread / rank_sd, 3) if rank_sd > 0 else float("inf")
-        out.append({"metric": m, "mixtures": len(base), "seed_pairs": len(pairs), "mixture_sd": round(spread, 4),
-                    "seed_sd": round(seed_sd, 4),
-                    "ratio": round(spread / seed_sd, 3) if seed_sd > 0 else float("inf"), "rank_ratio": rank})
-    return out
-
-
-def signal_report(runs: pa.Table) -> tuple[str, dict[str, float]]:
-    """signal_table as text lines, and the ratio per metric."""
-    table = signal_table(runs)
-    if not table:
-        return "[sweep] signal: needs 2+ finished mixtures and 1+ seed repeat (sweep.seed_repeats)", {}
-    lines = [f"[sweep] signal over {table[0]['mixtures']} mixtures, {table[0]['seed_pairs']} seed pairs",
-             f"  {'metric':24s} {'mixture sd':>10s} {'seed sd':>9s} {'ratio':>7s} {'rank ratio':>10s}"]
-    for r in table:
-        rank = "-" if r["rank_ratio"] is None else f"{r['rank_ratio']:.1f}"
-        lines.append(f"  {r['metric']:24s} {r['mixture_sd']:10.4f} {r['seed_sd']:9.4f} {r['ratio']:7.1f} {rank:>10s}")
-    return "\n".join(lines), {r["metric"]: r["ratio"] for r in table}
 
 
 class Progress:
@@ -242,7 +197,7 @@ class Progress:
         self.done += 1
         elapsed = time.time() - self.started
         eta = elapsed / self.done * (self.total - self.done)
-        losses = [f"{k[7:]}={v:.3f}" for k, v in row.items() if k.startswith("metric/") and k.endswith("_loss")][:4]
+        losses = [f"{k[len(METRIC):]}={v:.3f}" for k, v in row.items() if k.startswith(METRIC) and k.endswith("_loss")][:4]
         what = " ".join(losses) if row["status"] == "ok" else f"FAILED: {row['error']}"
         print(f"[sweep] {self.done}/{self.total} {spec.run_id} {what} ({elapsed:.0f} s, ETA {eta:.0f} s)", flush=True)
 
@@ -282,24 +237,17 @@ def write_runs(config, store: StageStore, plan: list[RunSpec], failed: list[dict
 
 
 def _propose(config, runs: pa.Table, plan: list[RunSpec], k: int, components: list[str]) -> list[RunSpec]:
-    """K new runs from automixer.optimizer.propose_next, as the next round."""
-    try:
-        from automixer.optimizer import propose_next
-    except ImportError as exc:
-        if exc.name not in (None, "automixer.optimizer"):
-            raise
-        raise StageError("sweep --next needs automixer.optimizer.propose_next, which does not exist yet "
-                         "(it comes with the optimizer stage)") from None
+    """K new runs from automixer.mixing.optimizer.propose_next, as the next round."""
     rounds = {s.tag for s in plan if s.tag.startswith("next")}
     tag = f"next{len(rounds) + 1}"
-    mixtures = propose_next(runs, k, config)
+    mixtures = optimizer.propose_next(runs, k, config)
     return [RunSpec(f"{tag}-{i:02d}", normalise_mixture(m, components), config.seed, tag)
             for i, m in enumerate(mixtures)]
 
 
 def normalise_mixture(mixture: dict, components: list[str]) -> dict:
     """Accept ``name`` or ``mix/name`` keys; missing components get 0; weights are rescaled to sum 1."""
-    clean = {k[4:] if k.startswith("mix/") else k: float(v) for k, v in mixture.items()}
+    clean = {k[len(MIX):] if k.startswith(MIX) else k: float(v) for k, v in mixture.items()}
     unknown = sorted(set(clean) - set(components))
     if unknown:
         raise StageError(f"mixture names unknown component {unknown[0]!r}; components are: {', '.join(components)}")
@@ -346,8 +294,6 @@ def train_mixtures(config, mixtures: list[dict[str, float]], *, tag: str, seed: 
     Finished runs are kept in ``StageStore(workdir, "validate")``, keyed by recipe, seed and mixture, so
     asking again for the same mixture (a re-run of ``optimize --validate``) trains nothing.
     """
-    import pyarrow.parquet as pq
-
     recipe = prepare(config)
     names = [r["component"] for r in recipe.components]
     seed = config.seed if seed is None else seed

@@ -8,8 +8,6 @@ strategies, and keeps the openai backend's response cache in <workdir>/synth/cac
 
 from __future__ import annotations
 
-import hashlib
-import math
 import shutil
 from collections import defaultdict
 
@@ -19,11 +17,12 @@ import pyarrow.dataset as pads
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
-from automixer.errors import AutomixerError, StageError
+from dataplane.errors import AutomixerError, StageError
 from automixer.stage_run import stage_run
 from automixer.pool import kept_store
-from automixer.store import StageStore, write_parquet
+from dataplane.store import StageStore, write_parquet
 from synth.features import FEATURE_SCHEMA, FeatureExtractor, make_bundles
+from synth.seeds import seed_tasks, select_seeds, task_units
 from synth.stage import STAT_COLUMNS, TASK_SCHEMA, SynthStage, split_outcomes
 from synth.strategies import is_pipeline
 
@@ -36,37 +35,6 @@ def _reset_keeping_cache(store: StageStore) -> None:
         for child in store.root.iterdir():
             if not child.name.startswith(CACHE_NAME):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-
-
-def _rank(*parts) -> str:
-    return hashlib.sha1(":".join(str(p) for p in parts).encode()).hexdigest()
-
-
-def select_seeds(meta: pa.Table, rule, index: int, seed: int) -> list[str]:
-    """doc_ids a rule selects: its sources and buckets, a seeded sample of ``fraction``, capped."""
-    rows = meta.to_pylist()
-    ids = sorted({r["doc_id"] for r in rows if (not rule.sources or r["source"] in rule.sources)
-                  and (not rule.buckets or r["bucket"] in rule.buckets)})
-    ids.sort(key=lambda d: _rank(seed, index, rule.strategy, d))
-    ids = ids[: math.ceil(rule.fraction * len(ids))]
-    return ids if is_pipeline(rule.strategy) else ids[: rule.max_docs]
-
-
-def _chunks(rows: list[dict], size: int):
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-def _seed_tasks(seeds: pa.Table, rule, index: int, size: int) -> dict[str, list[dict]]:
-    docs = sorted(seeds.to_pylist(), key=lambda d: d["doc_id"])
-    tasks = [{"strategy": rule.strategy, "parent_id": d["doc_id"], "source": d["source"], "domain": d["domain"],
-              "bucket": d["bucket"], "quality_score": d["quality_score"], "payload": d["text"]} for d in docs]
-    return _units(tasks, rule, index, size)
-
-
-def _units(tasks: list[dict], rule, index: int, size: int) -> dict[str, list[dict]]:
-    for t in tasks:
-        t["task_id"] = _rank(index, rule.strategy, t["parent_id"])[:16]
-    return {f"r{index:02d}-{rule.strategy}-{k:04d}": chunk for k, chunk in enumerate(_chunks(tasks, size))}
 
 
 def _extract_batch(batch: pa.Table, *, max_chars: int) -> pa.Table:
@@ -103,12 +71,12 @@ def plan_units(config: RunConfig, store: StageStore, source: StageStore) -> dict
         seeds = dataset.to_table(columns=SEED_COLUMNS, filter=pc.field("doc_id").isin(ids))
         seeds = seeds.take(pc.sort_indices(seeds, [("doc_id", "ascending")]))
         if not is_pipeline(rule.strategy):
-            units.update(_seed_tasks(seeds, rule, index, config.synth.rows_per_block))
+            units.update(seed_tasks(seeds, rule, index, config.synth.rows_per_block))
             continue
         features = _features(config, store, seeds, f"r{index:02d}-{rule.strategy}-features")
         per = config.synth.docs_per_summary if rule.strategy == "summary" else config.synth.features_per_doc
         bundles = make_bundles(features, rule.strategy, per=per, max_outputs=rule.max_docs, seed=config.seed)
-        units.update(_units(bundles, rule, index, config.synth.rows_per_block))
+        units.update(task_units(bundles, rule, index, config.synth.rows_per_block))
     return units
 
 

@@ -56,7 +56,7 @@ class Context:
 
     def mixture(self):
         """The optimized mixture (``<workdir>/mixture.yaml``), or None before optimize has written it."""
-        from automixer.mixture import Mixture
+        from automixer.mixing.mixture import Mixture
 
         if not self.mixture_path.exists():
             return None

@@ -7,11 +7,11 @@ from collections import defaultdict
 
 import numpy as np
 
+from automixer.mixing.columns import METRIC, MIX
 from automixer.report import figures, queries
 from automixer.report.context import Context
 from automixer.report.html import Section, figure, h3, not_run, para, table
 
-MIX, METRIC = "mix/", "metric/"
 
 
 def _metric_label(ctx: Context, metric: str) -> str:
@@ -52,7 +52,7 @@ def swarm(ctx: Context) -> Section:
 def _signal(ctx: Context, runs: list[dict]) -> str:
     import pyarrow as pa
 
-    from automixer.flows.sweep import signal_table
+    from automixer.sweep.signal import signal_table
 
     rows = signal_table(pa.Table.from_pylist(runs))
     if not rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from automixer.config import config_from_dict
-from automixer.errors import ConfigError
+from dataplane.errors import ConfigError
 
 
 def _config(curation: dict):

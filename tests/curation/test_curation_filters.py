@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from automixer.schema import doc_id_for
+from dataplane.schema import doc_id_for
 from curation.config import CodeRules, CurationConfig, PiiConfig, ProseRules, SourceConfig
 from curation.filters import CodeFilter, HeuristicFilter, ProseFilter
 from curation.normalize import Normalize, normalize_text

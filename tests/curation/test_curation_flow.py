@@ -12,7 +12,7 @@ import pytest
 
 from automixer.catalog import Catalog
 from automixer.config import config_from_dict
-from automixer.errors import InputError
+from dataplane.errors import InputError
 from automixer.flows.curate import run_curate
 
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from automixer.errors import InputError
+from dataplane.errors import InputError
 from curation.config import CurationConfig, SourceConfig
 from curation.ingest import Ingest, plan_units, resolve_paths
 

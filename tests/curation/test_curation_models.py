@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from automixer.schema import doc_id_for
+from dataplane.schema import doc_id_for
 from curation.buckets import Bucketize, assign_buckets, quantile_thresholds, systematic_keep
 from curation.classifier import QualityClassifier, Scorer
 from curation.config import ClassifierConfig, CurationConfig, TokenizerConfig

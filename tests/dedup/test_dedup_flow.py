@@ -12,9 +12,9 @@ import pytest
 from automixer.catalog import Catalog
 from automixer.cli import main
 from automixer.config import config_from_dict
-from automixer.errors import StageError
-from automixer.schema import conform
-from automixer.store import StageStore, write_parquet
+from dataplane.errors import StageError
+from dataplane.schema import conform
+from dataplane.store import StageStore, write_parquet
 from dedup.config import DedupConfig
 from dedup.local import dedup_table
 from dedup_testdata import doc_table, make_doc, near_copy

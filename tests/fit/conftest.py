@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
 
-from automixer.runs_table import parse_runs, synthetic_runs
+from automixer.mixing.runs_table import parse_runs, synthetic_runs
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pyarrow as pa
@@ -15,9 +13,11 @@ import yaml
 from automixer.catalog import Catalog
 from automixer.cli import main
 from automixer.config import config_from_dict
-from automixer.flows.fit import run_fit, run_optimize
-from automixer.mixture import Mixture
-from automixer.runs_table import OPTIMUM, synthetic_runs
+from automixer.flows.fit import run_fit
+from automixer.flows import optimize as optimize_flow
+from automixer.flows.optimize import run_optimize
+from automixer.mixing.mixture import Mixture
+from automixer.mixing.runs_table import OPTIMUM, synthetic_runs
 
 FAST = {"n_trials": 40, "random_samples": 2000, "max_epochs": 0.0}
 
@@ -72,13 +72,13 @@ def workdir_config(tmp_path):
 
 
 def _fake_sweep(monkeypatch, calls):
-    """automixer.flows.sweep with a train_mixtures that 'measures' the known loss function."""
+    """optimize's train_mixtures replaced by one that 'measures' the known loss function."""
     def train_mixtures(config, mixtures, *, tag, seed=None):
         calls.append((tag, mixtures))
         X = np.array([[m[c] for c in ["code", "stem", "math", "synth.qa"]] for m in mixtures])
         return pa.table({"run_id": [f"{tag}-{i}" for i in range(len(X))], "status": ["ok"] * len(X),
                          "metric/loss": 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(1)})
-    monkeypatch.setitem(sys.modules, "automixer.flows.sweep", types.SimpleNamespace(train_mixtures=train_mixtures))
+    monkeypatch.setattr(optimize_flow, "train_mixtures", train_mixtures)
 
 
 def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, monkeypatch, capsys):
@@ -100,13 +100,3 @@ def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, mon
     assert val["measured"]["optimized"]["objective"] < val["measured"]["natural"]["objective"]
     assert val["line"].startswith("validation: optimized") and "best sampled" in val["line"]
     assert val["line"] in capsys.readouterr().out
-
-
-def test_validate_without_train_mixtures_is_a_stage_error(workdir_config, monkeypatch):
-    from automixer.errors import StageError
-
-    work = workdir_config.workdir_path
-    run_fit(workdir_config, runs_file=None, targets=["loss"], out_dir=str(work / "s"))
-    monkeypatch.setitem(sys.modules, "automixer.flows.sweep", types.SimpleNamespace())
-    with pytest.raises(StageError, match="needs automixer.flows.sweep.train_mixtures"):
-        run_optimize(workdir_config, surrogate_dir=str(work / "s"), out_file=str(work / "m.yaml"), validate=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from automixer.errors import InputError
-from automixer.mixture import Mixture
+from dataplane.errors import InputError
+from automixer.mixing.mixture import Mixture
 
 
 def _mixture():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from automixer import optimizer as opt
+from automixer.mixing import optimizer
 from automixer.config import config_from_dict
-from automixer.fit_config import OptimizeConfig
-from automixer.surrogates import SurrogateSet, TargetModel
-from automixer.runs_table import OPTIMUM
+from automixer.mixing.config import OptimizeConfig
+from automixer.mixing.surrogates import SurrogateSet, TargetModel
+from automixer.mixing.runs_table import OPTIMUM
 
 
 class BowlOracle:
@@ -41,8 +41,8 @@ def _sset(*targets):
 
 
 def _solve(parsed, cfg, targets=("metric/loss",)):
-    problem = opt.Problem(opt.Objective(_sset(*targets), cfg), opt.build_constraints(COMPONENTS, cfg, INFO, parsed.X_NC))
-    return opt.optimize(problem, cfg, np.array([0.4, 0.3, 0.2, 0.1]), parsed.X_NC[0], seed=0)
+    problem = optimizer.Problem(optimizer.Objective(_sset(*targets), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, parsed.X_NC))
+    return optimizer.optimize(problem, cfg, np.array([0.4, 0.3, 0.2, 0.1]), parsed.X_NC[0], seed=0)
 
 
 # With code capped at 0.3, the bowl's constrained minimum moves the excess 0.05 equally to the others.
@@ -71,8 +71,8 @@ def test_auto_runs_every_solver_and_polish_reaches_the_optimum(parsed60):
 def test_max_epochs_and_synthetic_share_bind(parsed60):
     info = dict(INFO, code={"tokens": 2_000_000, "synthetic": False})  # 4 epochs x 2M / 40M budget = 0.2
     cfg = OptimizeConfig(solver="slsqp", token_budget=40_000_000, max_synthetic_share=0.05, trust_region=2.0)
-    problem = opt.Problem(opt.Objective(_sset("metric/loss"), cfg), opt.build_constraints(COMPONENTS, cfg, info, parsed60.X_NC))
-    best = opt.optimize(problem, cfg, np.full(4, 0.25), np.full(4, 0.25), seed=0)[0]
+    problem = optimizer.Problem(optimizer.Objective(_sset("metric/loss"), cfg), optimizer.build_constraints(COMPONENTS, cfg, info, parsed60.X_NC))
+    best = optimizer.optimize(problem, cfg, np.full(4, 0.25), np.full(4, 0.25), seed=0)[0]
     assert best.weights[0] <= 0.2 + 1e-6 and best.weights[3] <= 0.05 + 1e-6
     assert best.weights[0] == pytest.approx(0.2, abs=1e-3) and best.weights[3] == pytest.approx(0.05, abs=1e-3)
 
@@ -80,8 +80,8 @@ def test_max_epochs_and_synthetic_share_bind(parsed60):
 def test_trust_region_keeps_the_answer_near_sampled_mixtures(parsed60):
     anchors = parsed60.X_NC[:1]  # one sampled mixture
     cfg = OptimizeConfig(solver="auto", n_trials=40, random_samples=3000, trust_region=0.1)
-    problem = opt.Problem(opt.Objective(_sset("metric/loss"), cfg), opt.build_constraints(COMPONENTS, cfg, INFO, anchors))
-    best = opt.optimize(problem, cfg, np.full(4, 0.25), anchors[0], seed=0)[0]
+    problem = optimizer.Problem(optimizer.Objective(_sset("metric/loss"), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, anchors))
+    best = optimizer.optimize(problem, cfg, np.full(4, 0.25), anchors[0], seed=0)[0]
     assert problem.constraints.distance(best.weights[None])[0] <= 0.1 + 1e-4
 
 
@@ -102,35 +102,35 @@ def test_one_target_subject_to_a_bound_on_another(parsed60):
 ])
 def test_infeasible_constraints_name_the_keys(overrides, match, parsed60):
     cfg = OptimizeConfig(**{"token_budget": 10_000_000, **overrides})
-    with pytest.raises(opt.InfeasibleError, match=match):
-        opt.build_constraints(COMPONENTS, cfg, INFO, parsed60.X_NC)
+    with pytest.raises(optimizer.InfeasibleError, match=match):
+        optimizer.build_constraints(COMPONENTS, cfg, INFO, parsed60.X_NC)
 
 
 def test_unknown_component_and_metric_are_config_errors(parsed60):
-    with pytest.raises(opt.ConfigError, match="optimize.max_weight.web: unknown component; components are: code"):
-        opt.build_constraints(COMPONENTS, OptimizeConfig(max_weight={"web": 0.1}), INFO, parsed60.X_NC)
-    with pytest.raises(opt.ConfigError, match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss"):
-        opt.Objective(_sset("metric/loss"), OptimizeConfig(objective={"mmlu": 1.0}))
+    with pytest.raises(optimizer.ConfigError, match="optimize.max_weight.web: unknown component; components are: code"):
+        optimizer.build_constraints(COMPONENTS, OptimizeConfig(max_weight={"web": 0.1}), INFO, parsed60.X_NC)
+    with pytest.raises(optimizer.ConfigError, match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss"):
+        optimizer.Objective(_sset("metric/loss"), OptimizeConfig(objective={"mmlu": 1.0}))
 
 
 def test_trust_region_too_tight_is_a_clear_error(parsed60):
     cfg = OptimizeConfig(solver="random", random_samples=500, trust_region=1e-4, min_weight={"synth.qa": 0.25})
-    with pytest.raises(opt.InfeasibleError, match="optimize.trust_region=0.0001"):
+    with pytest.raises(optimizer.InfeasibleError, match="optimize.trust_region=0.0001"):
         _solve(parsed60, cfg)
 
 
 def test_missing_token_counts_skip_max_epochs_with_a_warning(parsed60):
     with pytest.warns(UserWarning, match="max-epochs constraint skipped for code, stem, math, synth.qa"):
-        cons = opt.build_constraints(COMPONENTS, OptimizeConfig(), {}, parsed60.X_NC)
+        cons = optimizer.build_constraints(COMPONENTS, OptimizeConfig(), {}, parsed60.X_NC)
     assert cons.notes and (cons.upper == 1.0).all()
 
 
 def test_propose_next_gives_k_diverse_mixtures_near_the_optimum(runs60, tmp_path):
     config = config_from_dict({"workdir": str(tmp_path), "optimize": {"objective": {"loss": 1.0}}})
-    picks = opt.propose_next(runs60, 4, config)
+    picks = optimizer.propose_next(runs60, 4, config)
     assert len(picks) == 4
     X = np.array([[p[c] for c in COMPONENTS] for p in picks])
     assert np.allclose(X.sum(1), 1, atol=1e-5) and (X >= 0).all()
     assert min(np.abs(X[i] - X[j]).sum() for i in range(4) for j in range(i)) >= 0.1
     assert BowlOracle().predict(X[:1])[0] < 2.55  # the first pick is the most promising: near the optimum
-    assert picks == opt.propose_next(runs60, 4, config)
+    assert picks == optimizer.propose_next(runs60, 4, config)

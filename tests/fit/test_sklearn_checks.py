@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from automixer.surrogates import make_surrogate
+from automixer.mixing.surrogates import make_surrogate
 
 
 @parametrize_with_checks([make_surrogate(n) for n in ("lightgbm", "linear", "loglinear")])

@@ -8,8 +8,8 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from automixer.runs_table import parse_runs, synthetic_runs
-from automixer.surrogates import REGISTRY, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate
+from automixer.mixing.runs_table import parse_runs, synthetic_runs
+from automixer.mixing.surrogates import REGISTRY, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate
 
 ALL = sorted(REGISTRY)
 

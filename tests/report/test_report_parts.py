@@ -6,7 +6,7 @@ import datetime as dt
 
 from automixer.cli import main
 from automixer.config import config_from_dict
-from automixer.mixture import Mixture
+from automixer.mixing.mixture import Mixture
 from automixer.report.html import doc, table
 from automixer.report.model_sections import binding_constraints
 from automixer.report.provenance import wall_times

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from automixer.sampling import project_to_bounds, sample_mixtures, space_filling
+from automixer.mixing.sampling import project_to_bounds, sample_mixtures, space_filling
 
 NATURAL = {"code": 0.5, "math": 0.3, "stem": 0.15, "synth.qa": 0.05}
 

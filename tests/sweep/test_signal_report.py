@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from automixer.flows.sweep import runs_table, signal_report
+from automixer.flows.sweep import runs_table
+from automixer.sweep.signal import signal_report
 
 
 def _row(run_id, value, tag="sweep", repeat_of=""):

@@ -7,8 +7,8 @@ import random
 
 import pyarrow as pa
 from automixer.config import config_from_dict
-from automixer.schema import conform
-from automixer.store import StageStore, write_parquet
+from dataplane.schema import conform
+from dataplane.store import StageStore, write_parquet
 
 _WORDS = {
     "code": "def return class import self lambda for in if else print value list dict".split(),

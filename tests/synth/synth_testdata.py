@@ -3,8 +3,8 @@
 import pyarrow as pa
 
 from automixer.config import config_from_dict
-from automixer.schema import conform
-from automixer.store import StageStore, write_parquet
+from dataplane.schema import conform
+from dataplane.store import StageStore, write_parquet
 
 PROSE = [
     ("web", "stem", "A prime number is a natural number greater than 1 that has no divisors other than 1 and "

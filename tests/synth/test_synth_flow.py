@@ -9,9 +9,9 @@ import pyarrow.compute as pc
 import pytest
 
 from automixer.catalog import Catalog
-from automixer.errors import StageError
+from dataplane.errors import StageError
 from automixer.flows.synth import run_synth
-from automixer.store import StageStore
+from dataplane.store import StageStore
 from synth_testdata import FAST_OPENAI, PROSE, make_config, seed_table, write_stage
 
 POLICY = [
@@ -51,7 +51,7 @@ def test_offline_flow_writes_docs_ledger_and_catalog_then_resumes(tmp_path, seed
 
 
 def test_selection_is_deterministic_by_seed(tmp_path, seeds, ray_local):
-    from automixer.flows.synth import select_seeds
+    from synth.seeds import select_seeds
 
     rule = make_config(tmp_path, {"policy": [{"strategy": "qa", "fraction": 0.5}]}).synth.policy[0]
     picks = [select_seeds(seeds, rule, 0, s) for s in (0, 0, 1)]

@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from automixer.errors import ConfigError
-from automixer.schema import DOC_SCHEMA, doc_id_for
+from dataplane.errors import ConfigError
+from dataplane.schema import DOC_SCHEMA, doc_id_for
 from synth.checks import check_output
 from synth.config import SynthConfig
 from synth.features import FeatureExtractor, extract_features, make_bundles

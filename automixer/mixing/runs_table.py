@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from automixer.errors import InputError, StageError
-
-MIX, METRIC = "mix/", "metric/"
+from automixer.mixing.columns import METRIC, MIX
+from dataplane.errors import InputError, StageError
 
 
 @dataclass
@@ -162,9 +161,9 @@ def synthetic_runs(num_runs: int, seed: int = 0, noise: float = 0.01) -> pa.Tabl
     math = 3.0 + 1.0 * np.exp(-4.0 * X[:, 2] - 1.0 * X[:, 3])
     loss = 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(axis=1)
     cols = {"run_id": [f"r{i:03d}" for i in range(num_runs)], "status": ["ok"] * num_runs}
-    cols.update({f"mix/{c}": X[:, i] for i, c in enumerate(SYNTHETIC_COMPONENTS)})
+    cols.update({f"{MIX}{c}": X[:, i] for i, c in enumerate(SYNTHETIC_COMPONENTS)})
     for name, y in (("code", code), ("math", math), ("loss", loss)):
-        cols[f"metric/{name}"] = y + noise * rng.standard_normal(num_runs)
+        cols[f"{METRIC}{name}"] = y + noise * rng.standard_normal(num_runs)
     return pa.table(cols)
 
 

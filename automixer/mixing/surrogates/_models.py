@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from threadpoolctl import ThreadpoolController
 
-from automixer.surrogates._base import SurrogateBase, transform_weights
+from automixer.mixing.surrogates._base import SurrogateBase, transform_weights
 
 _ALPHAS = np.logspace(-6, 2, 17)
 _CONTROLLER: list[ThreadpoolController] = []
@@ -208,3 +208,13 @@ class MixingLawSurrogate(SurrogateBase):
 
     def _restore(self, state, arrays, folder):
         self.c_, self.k_, self.t_, self.s_range_ = state["c"], state["k"], arrays["t"], state["s_range"]
+
+
+BASE_MODELS: dict[str, type[SurrogateBase]] = {
+    "lightgbm": LightGBMSurrogate,
+    "gp": GPSurrogate,
+    "linear": LinearSurrogate,
+    "loglinear": LogLinearSurrogate,
+    "mixing_law": MixingLawSurrogate,
+}
+"""The single-model surrogates by name (an ensemble's members come from here)."""

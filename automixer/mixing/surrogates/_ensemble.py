@@ -6,13 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from automixer.surrogates._base import SurrogateBase
+from automixer.mixing.surrogates._base import SurrogateBase
+from automixer.mixing.surrogates._models import BASE_MODELS
+from automixer.mixing.surrogates._persist import load_model, make_model, save_model
 
 
 class EnsembleSurrogate(SurrogateBase):
     """Average of member surrogates (names from the registry).
 
-    members: surrogate names; the ensemble may not contain itself.
+    members: names of single-model surrogates (``BASE_MODELS``); the ensemble may not contain itself.
     random_state: passed to members that take one.
     The std is the law of total variance over members: mean of member variances (0 for members without
     uncertainty) plus the variance of member means.
@@ -25,11 +27,9 @@ class EnsembleSurrogate(SurrogateBase):
         self.random_state = random_state
 
     def _fit(self, X, y):
-        from automixer.surrogates import make_surrogate
-
         if not self.members or "ensemble" in self.members:
             raise ValueError(f"ensemble members must be non-empty and not include 'ensemble', got {self.members!r}")
-        self.estimators_ = [make_surrogate(name, random_state=self.random_state).fit(X, y) for name in self.members]
+        self.estimators_ = [make_model(BASE_MODELS, name, self.random_state).fit(X, y) for name in self.members]
 
     def _predict(self, X, return_std):
         means, variances = [], []
@@ -51,15 +51,11 @@ class EnsembleSurrogate(SurrogateBase):
         return {}, {}
 
     def save_state(self, folder: Path) -> dict:
-        from automixer.surrogates import save_surrogate
-
         state = super().save_state(folder)
         for i, est in enumerate(self.estimators_):
-            save_surrogate(est, folder / f"member_{i}")
+            save_model(BASE_MODELS, est, folder / f"member_{i}")
         state["member_dirs"] = [f"member_{i}" for i in range(len(self.estimators_))]
         return state
 
     def _restore(self, state, arrays, folder):
-        from automixer.surrogates import load_surrogate
-
-        self.estimators_ = [load_surrogate(folder / d) for d in state["member_dirs"]]
+        self.estimators_ = [load_model(BASE_MODELS, folder / d) for d in state["member_dirs"]]

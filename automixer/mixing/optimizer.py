@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from automixer.errors import ConfigError, StageError
-from automixer.fit_config import OptimizeConfig, metric_key
+from dataplane.errors import ConfigError, StageError
+from automixer.mixing.config import OptimizeConfig, metric_key
 
 PENALTY = 100.0
 TOL = 1e-6
@@ -341,15 +341,15 @@ def propose_next(runs, k: int, config) -> list[dict[str, float]]:
     The GP is fitted to the objective (config.optimize) of the finished runs; picks are greedy and kept
     at least 0.1 (L1) apart from each other and 0.05 from runs already trained, so they are diverse.
     """
-    from automixer.runs_table import parse_runs
-    from automixer.surrogates import GPSurrogate
+    from automixer.mixing.runs_table import parse_runs
+    from automixer.mixing.surrogates import GPSurrogate
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     parsed = parse_runs(runs, "runs table")
     hib = {metric_key(m) for m in config.fit.higher_is_better}
-    opt = config.optimize
-    weights = {metric_key(opt.target): 1.0} if opt.target else {metric_key(m): w for m, w in opt.objective.items()}
+    opt_cfg = config.optimize
+    weights = {metric_key(opt_cfg.target): 1.0} if opt_cfg.target else {metric_key(m): w for m, w in opt_cfg.objective.items()}
     weights = {m: w for m, w in (weights or dict.fromkeys(parsed.metrics, 1.0)).items() if m in parsed.metrics}
     if not weights:
         raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from automixer.errors import InputError
+from dataplane.errors import InputError
 
 SUM_TOL = 1e-6
 
@@ -112,7 +112,7 @@ class Mixture:
         return cls.from_dict(yaml.safe_load(text))
 
     def save(self, path: Path | str) -> Path:
-        from automixer.store import atomic_write_text
+        from dataplane.store import atomic_write_text
 
         return atomic_write_text(Path(path), self.to_yaml())
 
@@ -142,7 +142,7 @@ class Mixture:
         return "\n".join(lines) + "\n"
 
     def write_megatron_blend(self, path: Path | str) -> Path:
-        from automixer.store import atomic_write_text
+        from dataplane.store import atomic_write_text
 
         return atomic_write_text(Path(path), self.megatron_blend())
 

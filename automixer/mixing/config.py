@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from automixer.mixing.columns import METRIC
+
 SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "ensemble")
-"""Surrogates known to ``automixer.surrogates`` (its registry checks it holds exactly these)."""
+"""Surrogates known to ``automixer.mixing.surrogates`` (its registry checks it holds exactly these)."""
 
 SOLVER_NAMES = ("auto", "tpe", "cmaes", "nsga2", "slsqp", "random")
 
 
 def metric_key(name: str) -> str:
     """``code`` and ``metric/code`` both name the runs-table column ``metric/code``."""
-    return name if name.startswith("metric/") else f"metric/{name}"
+    return name if name.startswith(METRIC) else f"{METRIC}{name}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from automixer.errors import InputError
+from automixer.mixing.surrogates._registry import load_surrogate, save_surrogate
+from dataplane.errors import InputError
 
 MANIFEST = "surrogates.json"
 
@@ -72,8 +73,6 @@ class SurrogateSet:
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, folder: Path | str) -> Path:
-        from automixer.surrogates import save_surrogate
-
         folder = Path(folder)
         targets = {}
         for metric, tm in self.targets.items():
@@ -87,8 +86,6 @@ class SurrogateSet:
 
     @classmethod
     def load(cls, folder: Path | str) -> "SurrogateSet":
-        from automixer.surrogates import load_surrogate
-
         folder = Path(folder)
         path = folder / MANIFEST
         if not path.exists():

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from automixer.errors import InputError
+from dataplane.errors import InputError
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:

@@ -1,0 +1,147 @@
+"""``automixer optimize``: surrogates -> the best mixture under the constraints, as mixture YAML, blend file and plots.
+
+With ``--validate`` it trains proxies on the optimized, natural and uniform mixtures with the sweep's recipe
+and sets measured against predicted.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+import automixer
+from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
+from automixer.flows.sweep import train_mixtures
+from automixer.mixing import optimizer
+from automixer.mixing.columns import METRIC
+from automixer.mixing.config import OptimizeConfig
+from automixer.mixing.mixture import Mixture
+from automixer.mixing.runs_table import Runs, read_components, read_runs_file
+from automixer.mixing.surrogates import SurrogateSet
+from automixer.plots import pareto_mask, plot_mixture, plot_pareto
+from dataplane.errors import ConfigError, StageError
+
+
+def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
+    """Search the best mixture under the constraints; write the mixture YAML, blend file and plots."""
+    started = time.time()
+    if validate and config is None:
+        raise ConfigError("optimize --validate needs a CONFIG (the sweep's recipe trains the proxies)")
+    sset = SurrogateSet.load(surrogate_dir)
+    opt_cfg = config.optimize if config is not None else OptimizeConfig()
+    seed = config.seed if config is not None else 0
+    info = read_components(config.workdir_path if config is not None else None) or sset.meta.get("components_info", {})
+    runs = read_runs_file(Path(surrogate_dir) / "runs.parquet")
+    X_runs = runs.X_NC[:, [runs.components.index(c) for c in sset.components]]
+    out = Path(out_file)
+    with stage_or_nothing(config, "optimize") as detail:
+        objective = optimizer.Objective(sset, opt_cfg)
+        problem = optimizer.Problem(objective, optimizer.build_constraints(sset.components, opt_cfg, info, X_runs))
+        natural = _natural(sset.components, info, X_runs)
+        best_run = _best_sampled(objective, runs)
+        results = optimizer.optimize(problem, opt_cfg, natural, X_runs[best_run[0]] if best_run else natural, seed)
+        for r in results:
+            print(f"  {r.solver:8s} objective {r.value:+.4f}{'' if r.feasible else ' (infeasible)'}")
+        mixture = _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_dir)
+        print(f"optimize: {results[0].solver} won; trust-region distance {mixture.trust_region['distance']:.3f}")
+        _optimize_plots(config, out, sset, problem, results, natural)
+        if validate:
+            mixture.validation = _validate(config, mixture, objective, best_run)
+            print(mixture.validation["line"])
+        mixture.save(out)
+        blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
+        detail.update({"solver": results[0].solver, "objective": results[0].value})
+    return (f"optimize: {results[0].solver} won, objective {results[0].value:+.4f} vs natural "
+            f"{mixture.baselines['natural']['objective']:+.4f} in {time.time() - started:.1f} s -> {out} (+ {blend.name})")
+
+
+def _natural(components: list[str], info: dict, X_runs: np.ndarray) -> np.ndarray:
+    """Natural weights from the components table, else the mean sampled mixture."""
+    w = np.array([float(info.get(c, {}).get("natural_weight") or 0.0) for c in components])
+    return w / w.sum() if w.sum() > 0 else X_runs.mean(0)
+
+
+def _best_sampled(objective, runs: Runs) -> tuple[int, str, float] | None:
+    """(row, run id, measured objective) of the best run in the runs table."""
+    needed = list(objective.weights)
+    values = [objective.of_measured({m: runs.metrics[m][i] for m in needed}) for i in range(runs.num_runs)]
+    values = np.where(np.isfinite(values), values, np.inf)
+    if not np.isfinite(values).any():
+        return None
+    i = int(np.argmin(values))
+    return i, (runs.run_ids[i] if runs.run_ids else f"row {i}"), float(values[i])
+
+
+def _predicted(sset, w: np.ndarray) -> dict:
+    return {m: {"mean": float(mean[0]), "std": None if std is None else float(std[0])}
+            for m, (mean, std) in sset.predict(w[None]).items()}
+
+
+def _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_dir):
+    best = results[0]
+    comps = sset.components
+    uniform = np.full(len(comps), 1.0 / len(comps))
+    baselines = {name: {"weights": dict(zip(comps, map(float, w))), "predicted": _predicted(sset, w),
+                        "objective": float(problem.objective(w[None])[0]),
+                        "feasible": bool(problem.violation(w[None])[0] <= 1e-6)}
+                 for name, w in (("natural", natural), ("uniform", uniform))}
+    weights = dict(zip(comps, map(float, best.weights / best.weights.sum())))
+    provenance = {"config_hash": config.hash() if config is not None else sset.meta.get("config_hash"),
+                  "surrogates": str(surrogate_dir), "runs": sset.meta.get("runs"),
+                  "surrogate_cv": {m: {"surrogate": t.surrogate, **t.cv[t.surrogate]} for m, t in sset.targets.items()},
+                  "version": automixer.__version__, "date": utc_now(), "notes": problem.constraints.notes}
+    return Mixture(
+        weights=weights, token_budget=opt_cfg.token_budget,
+        available_tokens={c: int(info[c]["tokens"]) for c in comps if info.get(c, {}).get("tokens")},
+        token_files={c: str(info[c]["token_file"]) for c in comps if info.get(c, {}).get("token_file")},
+        shards={c: [dict(s) for s in info.get(c, {}).get("shards") or []] for c in comps},
+        predicted=_predicted(sset, best.weights),
+        objective={"value": best.value, "weights": problem.objective.weights, "bounds": problem.objective.bounds,
+                   "definition": "sum of weight x z-score of each metric (sign-flipped where higher is better); lower is better"},
+        baselines=baselines,
+        solver={"name": best.solver, "results": {r.solver: {"objective": r.value, "feasible": r.feasible} for r in results},
+                **{k: v for k, v in best.detail.items() if k != "pareto"}},
+        trust_region={"distance": float(problem.constraints.distance(best.weights[None])[0]), "limit": opt_cfg.trust_region},
+        provenance=provenance,
+    )
+
+
+def _optimize_plots(config, out: Path, sset, problem, results, natural) -> None:
+    plots = plots_dir(config, out.parent)
+    best = results[0]
+    plot_mixture(sset.components, best.weights, natural, plots / "mixture_vs_natural.png")
+    metrics = list(sset.targets)
+    if len(metrics) < 2:
+        return
+    cand = problem.constraints.repair(optimizer.dirichlet_candidates(natural, 2000, np.random.default_rng(0)))
+    cand = cand[problem.violation(cand) <= 1e-6]
+    scores = sset.normalized(cand, metrics[:2]) if len(cand) else np.zeros((0, 2))
+    nsga = next((r for r in results if r.solver == "nsga2" and r.detail.get("pareto")), None)
+    front = (np.array([p["scores"][:2] for p in nsga.detail["pareto"]]) if nsga and len(metrics) == 2
+             else scores[pareto_mask(scores)] if len(scores) else sset.normalized(best.weights[None], metrics[:2]))
+    plot_pareto(metrics[:2], scores, front, sset.normalized(best.weights[None], metrics[:2])[0], plots / "pareto.png")
+
+
+def _validate(config, mixture, objective, best_run) -> dict:
+    """Train proxies on the optimized, natural and uniform mixtures; measured vs predicted."""
+    names = ["optimized", "natural", "uniform"]
+    mixes = [mixture.weights] + [mixture.baselines[n]["weights"] for n in names[1:]]
+    rows = train_mixtures(config, mixes, tag="validate", seed=config.seed).to_pylist()
+    if len(rows) != len(names):
+        raise StageError(f"train_mixtures returned {len(rows)} rows for {len(names)} mixtures")
+    measured = {}
+    for name, row in zip(names, rows):
+        metrics = {k: row[k] for k in row if k.startswith(METRIC) and row[k] is not None}
+        ok = row.get("status", "ok") == "ok" and all(m in metrics for m in objective.weights)
+        measured[name] = {"metrics": metrics, "objective": objective.of_measured(metrics) if ok else None,
+                          "status": row.get("status", "ok"), "error": row.get("error")}
+    pred = {"optimized": mixture.objective["value"]} | {n: mixture.baselines[n]["objective"] for n in names[1:]}
+    fmt = lambda v: "failed" if v is None else f"{v:+.3f}"  # noqa: E731
+    best = {"run_id": best_run[1], "objective": best_run[2]} if best_run else None
+    line = (f"validation: optimized {fmt(measured['optimized']['objective'])} vs natural "
+            f"{fmt(measured['natural']['objective'])}, uniform {fmt(measured['uniform']['objective'])}, best sampled "
+            f"{fmt(best['objective'] if best else None)} (measured objective, lower is better); optimized predicted "
+            f"{pred['optimized']:+.3f} vs measured {fmt(measured['optimized']['objective'])}")
+    return {"measured": measured, "predicted_objective": pred, "best_sampled": best, "line": line}
