@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from automixer.catalog import Catalog
 from automixer.config import RunConfig
 from dataplane.errors import StageError
 from automixer.report import data_sections, model_sections, queries
 from automixer.report.context import Context
-from automixer.report.html import page
+from automixer.report.html import Section, page, para
 from automixer.report.provenance import provenance
 from dataplane.store import atomic_write_text
 
@@ -31,14 +33,29 @@ def run_report(config: RunConfig, out_dir: str | Path | None = None, *, config_p
                          f"run `automixer curate {config_path}` first")
     out = Path(out_dir) if out_dir else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    with Catalog(workdir, read_only=True) as cat:
+    try:
+        cat = Catalog(workdir, read_only=True)
+    except duckdb.IOException as exc:
+        raise StageError(f"{workdir / 'catalog.duckdb'}: cannot open it read-only ({str(exc).splitlines()[0]}); "
+                         "a stage is probably writing it: write the report when it has finished") from None
+    with cat:
         names = queries.relations(cat)
         ctx = Context(config=config, config_path=config_path, cat=cat, out_dir=out, names=names,
                       runs=queries.stage_runs(cat) if "stage_runs" in names else [])
         ctx.higher = queries.higher_is_better(cat, names, list(config.fit.higher_is_better))
-        sections = [build(ctx) for build in SECTIONS]
+        sections = [_section(build, ctx) for build in SECTIONS]
     subtitle = f"Run config {config_path}, workdir {workdir.resolve()}, config hash {config.hash()}."
     path = atomic_write_text(out / "index.html", page("AutoMixer run report", subtitle, sections))
     missing = [s.title for s in sections if not s.ran]
     status = f"not run yet: {', '.join(missing)}" if missing else "every stage has run"
     return f"report: {len(sections) - len(missing)} of {len(sections)} sections ({status}) -> {path.resolve()}"
+
+
+def _section(build, ctx: Context) -> Section:
+    """One section; a catalog that cannot answer (a shard removed by hand, ...) costs that section only."""
+    try:
+        return build(ctx)
+    except duckdb.Error as exc:
+        name = build.__name__
+        return Section(name, name.capitalize(), para(f"Could not read this section's data: {str(exc).splitlines()[0]}",
+                                                     "notrun"), False)

@@ -9,6 +9,13 @@ from automixer.report.context import Context
 from automixer.report.html import Section, doc, figure, h3, not_run, pair, para, table
 
 
+def _percent(rows: list[dict], key: str) -> list[dict]:
+    """``rows`` with the fraction in ``key`` turned into a percentage (2 decimals)."""
+    for r in rows:
+        r[key] = round(100 * r[key], 2)
+    return rows
+
+
 def curation(ctx: Context) -> Section:
     title = "Sources and curation"
     if not ctx.ran("curate") or "curate_kept" not in ctx.names:
@@ -51,10 +58,9 @@ def dedup(ctx: Context) -> Section:
     title = "Dedup"
     if not ctx.ran("dedup") or "dedup_report" not in ctx.names:
         return Section("dedup", title, not_run("dedup", ctx.command("dedup")), False)
-    report = queries.dedup_report(ctx.cat)
+    report = _percent(queries.dedup_report(ctx.cat), "removal_rate")
     for r in report:
         r["bucket"] = "-" if r["bucket"] is None else f"q{r['bucket']}"
-        r["removal_rate"] = round(100 * r["removal_rate"], 2)
     parts = [para(f"Scope: {ctx.config.dedup.scope}; near-duplicate threshold {ctx.config.dedup.threshold} "
                   "(Jaccard). The keeper of a cluster is its best-quality copy."),
              table(report, labels={"removal_rate": "removed (%)", "docs_in": "docs in"})]
@@ -81,9 +87,7 @@ def synth(ctx: Context) -> Section:
     title = "Synthetic data"
     if not ctx.ran("synth") or "synth_tokens" not in ctx.names:
         return Section("synth", title, not_run("synthetic rewriting", ctx.command("synth")), False)
-    tokens = queries.synth_tokens(ctx.cat)
-    for r in tokens:
-        r["token_share"] = round(100 * r["token_share"], 2)
+    tokens = _percent(queries.synth_tokens(ctx.cat), "token_share")
     total = sum(r["tokens"] for r in tokens)
     pool = queries.pool_tokens(ctx.cat)
     share = total / (total + pool) if total + pool else 0.0

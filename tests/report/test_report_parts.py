@@ -64,3 +64,25 @@ def test_report_before_any_stage_is_one_line_error(tmp_path, capsys):
     assert main(["report", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "automixer curate" in err
+
+
+def test_a_section_whose_shards_are_gone_says_so_and_the_page_is_still_written(tmp_path):
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from automixer.catalog import Catalog
+    from automixer.flows.report import run_report
+
+    workdir, shard = tmp_path / "work", tmp_path / "gone.parquet"
+    pq.write_table(pa.table({"source": ["a"], "quality_score": [0.5]}), shard)
+    with Catalog(workdir) as cat:
+        cat.create_view("curate_kept", f"SELECT * FROM read_parquet('{shard}')")
+        cat.record_stage_run("curate", time.time(), "ok", "h", {"prefiltered": 1, "finalized": 1})
+    shard.unlink()
+    config = config_from_dict({"workdir": str(workdir)})
+    summary = run_report(config, config_path="c.yaml")
+    html = (workdir / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Could not read this section" in html and "gone.parquet" in html
+    assert "Not run yet: dedup" in html and "0 of 8 sections" not in summary
