@@ -153,19 +153,19 @@ def predicted_vs_measured(points: dict[str, tuple[list[float], list[float], str]
     return _save(fig, out_dir, name)
 
 
-def lines_by_label(series: dict[str, tuple[list[float], list[float]]], out_dir: Path, name: str, *,
-                   xlabel: str, ylabel: str, title: str, logx: bool = True) -> str:
-    """One line per label (e.g. a mixture's metric against model size)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
-    for label, (xs, ys) in series.items():
-        order = np.argsort(xs)
-        ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], "o-", label=label)
-    if logx and len({x for xs, _ in series.values() for x in xs}) > 1:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(alpha=0.3)
+def bars_with_errors(panels: dict[str, tuple[list[str], list[float], list[float]]], out_dir: Path, name: str, *,
+                     xlabel: str) -> str:
+    """One panel per metric: a horizontal bar per label (mean) with its error bar (sd; 0 where unknown)."""
+    fig, axes = _grid(len(panels), 2, 4.8, 0.9 + 0.45 * max(len(v[0]) for v in panels.values()))
+    for ax, (title, (labels, means, sds)) in zip(axes, panels.items()):
+        y = np.arange(len(labels))
+        ax.barh(y, means, xerr=[s or 0.0 for s in sds], color="#4c72b0", capsize=4)
+        lo, hi = min(means), max(means)
+        pad = 0.5 * ((hi - lo) or abs(hi) * 0.01 or 1.0) + max(s or 0.0 for s in sds)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.locator_params(axis="x", nbins=4)
     return _save(fig, out_dir, name)

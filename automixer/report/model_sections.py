@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 
 import numpy as np
 
@@ -144,6 +143,10 @@ def mixture(ctx: Context) -> Section:
     return Section("mixture", title, "".join(parts), True)
 
 
+def _count(value) -> str:
+    return "?" if value is None else f"{int(value):,}"
+
+
 def _r(value):
     return None if value is None else round(float(value), 4)
 
@@ -213,7 +216,7 @@ def validation(ctx: Context) -> Section:
         if best:
             parts.append(para(f"Best sampled run {best['run_id']}: measured objective {best['objective']:+.3f}."))
     parts.append(h3("Scale-up"))
-    parts.append(_scale_up(ctx) if scale_up else para(
+    parts.append(_scale_up(ctx, val) if scale_up else para(
         "No scale-up result (catalog table scale_up_runs): the mixture has not been tried at a larger scale yet.",
         "note"))
     return Section("validation", title, "".join(parts), True)
@@ -234,21 +237,25 @@ def _validation_rows(ctx: Context, mix, val: dict) -> list[dict]:
     return out
 
 
-def _scale_up(ctx: Context) -> str:
-    runs = queries.table_rows(ctx.cat, "scale_up_runs")
-    if not runs:
-        return para("The scale_up_runs table is empty.", "note")
-    metrics = [c for c in runs[0] if c.startswith(METRIC)]
-    parts = [table(runs, labels={m: m.removeprefix(METRIC) for m in metrics})]
-    objective = [m for m in metrics if m.removeprefix(METRIC) in ctx.config.optimize.objective] or metrics[:1]
-    if objective and "params" in runs[0]:
-        series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-        for r in runs:
-            label = r.get("mixture") or r.get("label") or "?"
-            if r.get(objective[0]) is not None and r.get("params"):
-                series[label][0].append(r["params"])
-                series[label][1].append(r[objective[0]])
-        name = figures.lines_by_label(dict(series), ctx.out_dir, "scale_up.png", xlabel="parameters",
-                                      ylabel=_metric_label(ctx, objective[0]), title="Scale-up: each mixture at larger models")
-        parts.append(figure(name, f"{objective[0].removeprefix(METRIC)} of each mixture by model size."))
+def _scale_up(ctx: Context, val: dict) -> str:
+    summary = queries.scale_up_summary(ctx.cat)
+    if not summary:
+        return para("The scale_up_runs table has no finished run.", "note")
+    size = (val.get("scale_up") or {}).get("size") or {}
+    ratio = (size.get("ratio") or {}).get("params")
+    parts = [para(f"Models of {_count(summary[0]['params'])} parameters trained on {_count(summary[0]['tokens'])} "
+                  f"tokens" + (f" ({ratio}x the proxies' parameters)" if ratio else "") + "; mean and seed sd per mixture.")]
+    for line in (val.get("scale_up") or {}).get("lines") or []:
+        parts.append(para(line, "note"))
+    shown = [{**r, "metric": _metric_label(ctx, r["metric"]), "mean": _r(r["mean"]), "seed_sd": _r(r["seed_sd"])}
+             for r in summary]
+    parts.append(table(shown, ["metric", "mixture", "mean", "seed_sd", "seeds"], labels={"seed_sd": "seed sd"}))
+    objective = {METRIC + m for m in ctx.config.optimize.objective}
+    metrics = [m for m in dict.fromkeys(r["metric"] for r in summary) if m in objective] or \
+        list(dict.fromkeys(r["metric"] for r in summary))[:4]
+    panels = {_metric_label(ctx, m): ([r["mixture"] for r in summary if r["metric"] == m],
+                                      [r["mean"] for r in summary if r["metric"] == m],
+                                      [r["seed_sd"] for r in summary if r["metric"] == m]) for m in metrics}
+    name = figures.bars_with_errors(panels, ctx.out_dir, "scale_up.png", xlabel="mean over seeds (bar: seed sd)")
+    parts.append(figure(name, "Scale-up: each mixture's score at the larger model size."))
     return "".join(parts)

@@ -149,6 +149,17 @@ def table_rows(cat: Catalog, name: str) -> list[dict]:
     return rows(cat, f'SELECT * FROM "{name}"')
 
 
+def scale_up_summary(cat: Catalog) -> list[dict]:
+    """Per metric and mixture of the scale-up runs: mean, seed sd, seeds, model size (ok runs only)."""
+    cols = cat.query("SELECT * FROM scale_up_runs LIMIT 0").column_names
+    where = "WHERE status = 'ok'" if "status" in cols else ""
+    return rows(cat, f"""
+        SELECT metric, mixture, avg(value) AS mean, stddev_samp(value) AS seed_sd, count(*) AS seeds,
+               max(params) AS params, max(tokens) AS tokens
+        FROM (UNPIVOT (SELECT * FROM scale_up_runs {where}) ON COLUMNS('^metric/') INTO NAME metric VALUE value)
+        GROUP BY ALL ORDER BY metric, mixture""")
+
+
 def higher_is_better(cat: Catalog, names: set[str], fallback: list[str]) -> set[str]:
     """Metrics (without ``metric/``) where higher is better: the catalog's metric_directions table when
     it exists, else ``fallback`` (the config's fit.higher_is_better)."""
