@@ -155,16 +155,17 @@ def predicted_vs_measured(points: dict[str, tuple[list[float], list[float], str]
 
 def bars_with_errors(panels: dict[str, tuple[list[str], list[float], list[float]]], out_dir: Path, name: str, *,
                      xlabel: str) -> str:
-    """One panel per metric: a horizontal bar per label (mean) with its error bar (sd; 0 where unknown)."""
+    """One panel per metric: a point per label (mean) with its error bar (sd; none where unknown)."""
     fig, axes = _grid(len(panels), 2, 4.8, 0.9 + 0.45 * max(len(v[0]) for v in panels.values()))
     for ax, (title, (labels, means, sds)) in zip(axes, panels.items()):
         y = np.arange(len(labels))
-        ax.barh(y, means, xerr=[s or 0.0 for s in sds], color="#4c72b0", capsize=4)
+        ax.errorbar(means, y, xerr=[s or 0.0 for s in sds], fmt="o", color="#4c72b0", capsize=4)
         lo, hi = min(means), max(means)
         pad = 0.5 * ((hi - lo) or abs(hi) * 0.01 or 1.0) + max(s or 0.0 for s in sds)
         ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(y, labels)
-        ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.locator_params(axis="x", nbins=4)

@@ -247,15 +247,18 @@ def _scale_up(ctx: Context, val: dict) -> str:
                   f"tokens" + (f" ({ratio}x the proxies' parameters)" if ratio else "") + "; mean and seed sd per mixture.")]
     for line in (val.get("scale_up") or {}).get("lines") or []:
         parts.append(para(line, "note"))
-    shown = [{**r, "metric": _metric_label(ctx, r["metric"]), "mean": _r(r["mean"]), "seed_sd": _r(r["seed_sd"])}
-             for r in summary]
-    parts.append(table(shown, ["metric", "mixture", "mean", "seed_sd", "seeds"], labels={"seed_sd": "seed sd"}))
+    mixtures = list(dict.fromkeys(r["mixture"] for r in summary))
+    shown: dict[str, dict] = {}
+    for r in summary:
+        row = shown.setdefault(r["metric"], {"metric": _metric_label(ctx, r["metric"]), "seeds": r["seeds"]})
+        row[r["mixture"]] = _pm({"mean": r["mean"], "std": r["seed_sd"]})
+    parts.append(table(list(shown.values()), ["metric", *mixtures, "seeds"]))
     objective = {METRIC + m for m in ctx.config.optimize.objective}
     metrics = [m for m in dict.fromkeys(r["metric"] for r in summary) if m in objective] or \
         list(dict.fromkeys(r["metric"] for r in summary))[:4]
     panels = {_metric_label(ctx, m): ([r["mixture"] for r in summary if r["metric"] == m],
                                       [r["mean"] for r in summary if r["metric"] == m],
                                       [r["seed_sd"] for r in summary if r["metric"] == m]) for m in metrics}
-    name = figures.bars_with_errors(panels, ctx.out_dir, "scale_up.png", xlabel="mean over seeds (bar: seed sd)")
+    name = figures.bars_with_errors(panels, ctx.out_dir, "scale_up.png", xlabel="mean over seeds (error bar: seed sd)")
     parts.append(figure(name, "Scale-up: each mixture's score at the larger model size."))
     return "".join(parts)
