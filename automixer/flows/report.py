@@ -42,7 +42,8 @@ def run_report(config: RunConfig, out_dir: str | Path | None = None, *, config_p
         names = queries.relations(cat)
         ctx = Context(config=config, config_path=config_path, cat=cat, out_dir=out, names=names,
                       runs=queries.stage_runs(cat) if "stage_runs" in names else [])
-        ctx.higher = queries.higher_is_better(cat, names, list(config.fit.higher_is_better))
+        ctx.higher = queries.higher_is_better(cat, names, list(config.fit.higher_is_better),
+                                              workdir / "sweep" / "runs.parquet")
         sections = [_section(build, ctx) for build in SECTIONS]
     subtitle = f"Run config {config_path}, workdir {workdir.resolve()}, config hash {config.hash()}."
     path = atomic_write_text(out / "index.html", page("AutoMixer run report", subtitle, sections))

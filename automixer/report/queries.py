@@ -160,10 +160,18 @@ def scale_up_summary(cat: Catalog) -> list[dict]:
         GROUP BY ALL ORDER BY metric, mixture""")
 
 
-def higher_is_better(cat: Catalog, names: set[str], fallback: list[str]) -> set[str]:
-    """Metrics (without ``metric/``) where higher is better: the catalog's metric_directions table when
-    it exists, else ``fallback`` (the config's fit.higher_is_better)."""
+def higher_is_better(cat: Catalog, names: set[str], configured: list[str], runs_file=None) -> set[str]:
+    """Metrics (without ``metric/``) where higher is better: those in ``configured`` (fit.higher_is_better)
+    and those the run recorded, in the catalog table metric_directions or else in the runs table's Parquet
+    schema metadata key ``automixer.higher_is_better`` (a JSON list)."""
+    found = {m.removeprefix("metric/") for m in configured}
     if "metric_directions" in names:
-        found = rows(cat, "SELECT metric FROM metric_directions WHERE higher_is_better")
-        return {r["metric"].removeprefix("metric/") for r in found}
-    return {m.removeprefix("metric/") for m in fallback}
+        recorded = rows(cat, "SELECT metric FROM metric_directions WHERE higher_is_better")
+        return found | {r["metric"].removeprefix("metric/") for r in recorded}
+    if runs_file is not None and runs_file.exists():
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(runs_file).metadata or {}
+        if b"automixer.higher_is_better" in meta:
+            found |= {m.removeprefix("metric/") for m in json.loads(meta[b"automixer.higher_is_better"])}
+    return found

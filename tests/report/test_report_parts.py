@@ -86,3 +86,21 @@ def test_a_section_whose_shards_are_gone_says_so_and_the_page_is_still_written(t
     html = (workdir / "report" / "index.html").read_text(encoding="utf-8")
     assert "Could not read this section" in html and "gone.parquet" in html
     assert "Not run yet: dedup" in html and "0 of 8 sections" not in summary
+
+
+def test_metric_directions_come_from_the_config_and_what_the_run_recorded(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from automixer.catalog import Catalog
+    from automixer.report.queries import higher_is_better, relations
+
+    runs = tmp_path / "runs.parquet"
+    schema = pa.schema([("metric/code_pass1", pa.float64())], metadata={"automixer.higher_is_better": json.dumps(["code_pass1"])})
+    pq.write_table(pa.table({"metric/code_pass1": [0.5]}, schema=schema), runs)
+    with Catalog(tmp_path) as cat:
+        assert higher_is_better(cat, relations(cat), ["metric/math_acc"], runs) == {"math_acc", "code_pass1"}
+        cat.write_table("metric_directions", pa.table({"metric": ["stem_acc", "stem_bpb"], "higher_is_better": [True, False]}))
+        assert higher_is_better(cat, relations(cat), ["math_acc"], runs) == {"math_acc", "stem_acc"}
