@@ -14,11 +14,11 @@ import duckdb
 
 from automixer.catalog import Catalog
 from automixer.config import RunConfig
-from dataplane.errors import StageError
 from automixer.report import data_sections, model_sections, queries
 from automixer.report.context import Context
 from automixer.report.html import Section, page, para
 from automixer.report.provenance import provenance
+from dataplane.errors import StageError
 from dataplane.store import atomic_write_text
 
 SECTIONS = (data_sections.curation, data_sections.dedup, data_sections.synth, model_sections.swarm,

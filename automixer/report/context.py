@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from automixer.catalog import Catalog
 from automixer.config import RunConfig
+from automixer.mixing.mixture import Mixture
 from automixer.report.html import cut
 from curation.pii import PiiMasker
 
@@ -54,20 +56,15 @@ class Context:
     def mixture_path(self) -> Path:
         return self.workdir / "mixture.yaml"
 
-    def mixture(self):
+    @cached_property
+    def mixture(self) -> Mixture | None:
         """The optimized mixture (``<workdir>/mixture.yaml``), or None before optimize has written it."""
-        from automixer.mixing.mixture import Mixture
-
-        if not self.mixture_path.exists():
-            return None
-        if not hasattr(self, "_mixture"):
-            self._mixture = Mixture.load(self.mixture_path)
-        return self._mixture
+        return Mixture.load(self.mixture_path) if self.mixture_path.exists() else None
 
     @property
     def surrogate_dir(self) -> Path:
         """The surrogates the mixture was optimized with, else ``<workdir>/surrogates``."""
-        mix = self.mixture()
+        mix = self.mixture
         folder = (mix.provenance or {}).get("surrogates") if mix is not None else None
         return Path(folder) if folder and Path(folder).is_dir() else self.workdir / "surrogates"
 
@@ -76,7 +73,7 @@ class Context:
         if "components" in self.names:
             found = self.cat.query("SELECT component FROM components WHERE synthetic").to_pylist()
             return {r["component"] for r in found}
-        mix = self.mixture()
+        mix = self.mixture
         return {c for c in (mix.weights if mix else {}) if c.startswith("synth")}
 
     def example(self, text: str | None) -> str:

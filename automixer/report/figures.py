@@ -7,9 +7,12 @@ names never overlap.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+
+from dataplane.store import atomic_write_bytes
 
 DPI = 100
 FONT = {"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
@@ -27,9 +30,11 @@ def _plt():
 
 
 def _save(fig, out_dir: Path, name: str) -> str:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_dir / name, dpi=DPI, bbox_inches="tight")
+    """Write the PNG through a temporary file (a killed report leaves no half-written image)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     _plt().close(fig)
+    atomic_write_bytes(out_dir / name, buf.getvalue())
     return name
 
 

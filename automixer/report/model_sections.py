@@ -111,7 +111,7 @@ def _influence(ctx: Context, path) -> str:
 
 def mixture(ctx: Context) -> Section:
     title = "The mixture"
-    mix = ctx.mixture()
+    mix = ctx.mixture
     if mix is None:
         return Section("mixture", title, not_run("the optimizer", ctx.command("optimize")), False)
     comps = list(mix.weights)
@@ -193,7 +193,7 @@ def binding_constraints(mix, cfg, synthetic: set[str], tol: float = 1e-3) -> lis
 
 def validation(ctx: Context) -> Section:
     title = "Validation"
-    mix = ctx.mixture()
+    mix = ctx.mixture
     val = (mix.validation or {}) if mix is not None else {}
     scale_up = "scale_up_runs" in ctx.names
     if not val.get("measured") and not scale_up:
