@@ -30,13 +30,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataplane.store import write_parquet
 from dedup.clusters import CLUSTER_SCHEMA, keepers
 from dedup.components import LABEL_SCHEMA, labels, star_round, write_edges
 from dedup.config import DedupConfig
 from dedup.groups import KEY_SCHEMA, all_pairs, chain_pairs, groups, key_rows, leader_edges, partition_of
-from dedup.parts import read_part, write_parts
-from dedup.signatures import SCOPE_COLUMN, SignatureStage, sample_arrays, signature_matrix
+from dedup.parts import read_part, write_parts, write_scratch
+from dedup.signatures import SCOPE_COLUMN, SignatureStage, sample_arrays
 from dedup.sketch import sample_jaccard
 
 MapTasks = Callable[[Callable[..., dict], list[dict]], list[dict]]
@@ -71,18 +70,18 @@ def sign(*, shard: dict, root: str, config: DedupConfig, num_partitions: int) ->
     table = pq.read_table(shard["path"], columns=columns)
     gid = np.arange(shard["offset"], shard["offset"] + table.num_rows, dtype=np.int64)
     sigs = SignatureStage(config)(table.append_column("gid", pa.array(gid)))
-    write_parquet(Path(root) / "sigs" / f"{shard['index']}.parquet", sigs)
     keys = key_rows(sigs, *config.bands_rows)
+    write_scratch(Path(root) / "sigs" / f"{shard['index']}.parquet", sigs.drop_columns(["sig"]))
     write_parts(keys, partition_of(keys.column("key").to_numpy(), num_partitions), Path(root) / "keys", f"s{shard['index']}")
     return {"docs": table.num_rows, "keys": keys.num_rows}
 
 
 def _sig_rows(root: str, offsets: list[int], gids: np.ndarray) -> pa.Table:
-    """gid, sig and sample of the documents ``gids`` (sorted, unique), read from their shards."""
+    """gid and sample of the documents ``gids`` (sorted, unique), read from their shards."""
     shard = _shard_of(gids, offsets)
     parts = []
     for s in np.unique(shard).tolist():
-        table = pq.read_table(Path(root) / "sigs" / f"{s}.parquet", columns=["gid", "sig", "sample"])
+        table = pq.read_table(Path(root) / "sigs" / f"{s}.parquet", columns=["gid", "sample"])
         parts.append(table.take(pa.array(gids[shard == s] - offsets[s])))
     return pa.concat_tables(parts)
 
@@ -113,16 +112,15 @@ def _large_groups(gid, starts, lengths, root, config, offsets) -> tuple[np.ndarr
     members = np.unique(np.concatenate([gid[s : s + n] for s, n in zip(starts, lengths)]))
     rows = _sig_rows(root, offsets, members)
     values, offsets_all = sample_arrays(rows)
-    sig_DP = signature_matrix(rows)
     edges, left = [], 0
     for s, n in zip(starts.tolist(), lengths.tolist()):
         idx = np.searchsorted(members, gid[s : s + n])
         lo, hi = offsets_all[idx], offsets_all[idx + 1]
         sub_offsets = np.concatenate(([0], np.cumsum(hi - lo)))
         sub_values = np.concatenate([values[a:b] for a, b in zip(lo, hi)])
-        sig_order = np.lexsort(sig_DP[idx].T[::-1])
+        smallest = np.where(hi > lo, values[np.minimum(lo, max(values.size - 1, 0))], np.uint32(0xFFFFFFFF))
         e, k = leader_edges(gid[s : s + n], sub_values, sub_offsets, _threshold(config), config.sample_size,
-                            config.max_leaders, sig_order)
+                            config.max_leaders, np.argsort(smallest, kind="stable"))
         edges.append(e)
         left += k
     return np.concatenate(edges), left

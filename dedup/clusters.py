@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 CLUSTER_SCHEMA = pa.schema(
     [("gid", pa.int64()), ("dup_cluster", pa.string()), ("dup_kept", pa.bool_()), ("reason", pa.string())]
@@ -22,10 +23,9 @@ def keepers(members: pa.Table) -> pa.Table:
         return CLUSTER_SCHEMA.empty_table()
     root = members.column("root").to_numpy()
     quality = members.column("quality_score").to_numpy(zero_copy_only=False).astype(np.float64)
-    rank_quality = np.where(np.isnan(quality), np.inf, -quality)
-    doc_id = np.array(members.column("doc_id").to_pylist(), dtype=object).astype(str)
-    gid = members.column("gid").to_numpy()
-    order = np.lexsort((gid, doc_id, rank_quality, root))
+    rank = pa.table({"root": root, "quality": np.where(np.isnan(quality), np.inf, -quality),
+                     "doc_id": members.column("doc_id"), "gid": members.column("gid")})
+    order = pc.sort_indices(rank, sort_keys=[(c, "ascending") for c in rank.column_names]).to_numpy()
     first = np.concatenate(([True], root[order][1:] != root[order][:-1]))
     keeper_row = order[first][np.cumsum(first) - 1]  # per sorted row, the row of its cluster's keeper
     keeper = np.empty_like(keeper_row)
@@ -33,8 +33,9 @@ def keepers(members: pa.Table) -> pa.Table:
     kept = keeper == np.arange(len(root))
     scope, exact = members.column("scope").to_numpy(), members.column("exact").to_numpy()
     same_text = (scope == scope[keeper]) & (exact == exact[keeper])
-    reason = np.where(kept, None, np.where(same_text, "exact", "near"))
+    reason = pc.if_else(pa.array(kept), pa.nulls(len(kept), pa.string()),
+                        pc.if_else(pa.array(same_text), "exact", "near"))
     return pa.Table.from_arrays(
-        [pa.array(gid, pa.int64()), pa.array(doc_id[keeper]), pa.array(kept), pa.array(reason.tolist(), pa.string())],
+        [members.column("gid"), members.column("doc_id").take(pa.array(keeper)), pa.array(kept), reason],
         schema=CLUSTER_SCHEMA,
     )

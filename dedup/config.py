@@ -40,10 +40,10 @@ class DedupConfig:
     members are compared with their neighbours in signature order only (see docs/DEDUP.md)."""
     batch_size: int = 1024
     """Documents per signature batch (one numpy pass each)."""
-    docs_per_partition: int = 200_000
+    docs_per_partition: int = 50_000
     """Documents per shuffle partition: the chain uses ceil(documents / this) partitions, so the
     memory of one task does not grow with the corpus."""
-    docs_per_shard: int = 50_000
+    docs_per_shard: int = 20_000
     """Documents per Parquet shard when a bare file is split for the chain."""
 
     def validate(self) -> None:

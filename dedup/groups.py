@@ -83,15 +83,15 @@ def all_pairs(gid: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.nd
 
 
 def leader_edges(gid: np.ndarray, values: np.ndarray, offsets: np.ndarray, threshold: float, sample_size: int,
-                 max_leaders: int, sig_order: np.ndarray) -> tuple[np.ndarray, int]:
+                 max_leaders: int, order: np.ndarray) -> tuple[np.ndarray, int]:
     """Verified edges of one large band group, and how many members were left to the fallback.
 
     Members are taken in gid order. The first member not yet in a cluster becomes a leader and is
     compared with every member of the group; members at or above the threshold join it. Repeat
     until every member is a leader or has joined one. So every member either compared itself with
     the whole group (a leader) or is joined to a true near duplicate (its leader). Past
-    ``max_leaders`` leaders, the members left are compared with their neighbour in ``sig_order``
-    (the group sorted by signature) only.
+    ``max_leaders`` leaders, the members left are compared with their neighbour in ``order`` (the
+    group sorted by smallest shingle hash) only.
     """
     n = gid.size
     lengths = np.diff(offsets)
@@ -110,8 +110,8 @@ def leader_edges(gid: np.ndarray, values: np.ndarray, offsets: np.ndarray, thres
         free &= ~near
     left = int(free.sum())
     if left:
-        order = sig_order[free[sig_order]]
-        a, b = order[:-1], order[1:]
+        rest = order[free[order]]
+        a, b = rest[:-1], rest[1:]
         sizes_a, sizes_b = lengths[a], lengths[b]
         a_off = np.concatenate(([0], np.cumsum(sizes_a)))
         b_off = np.concatenate(([0], np.cumsum(sizes_b)))

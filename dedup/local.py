@@ -18,10 +18,11 @@ import pyarrow.parquet as pq
 from dataplane.errors import InputError
 from dataplane.jsonl import iter_jsonl
 from dataplane.schema import doc_id_for
-from dataplane.store import atomic_path, write_parquet
+from dataplane.store import atomic_path
 from dedup.chain import MapTasks, in_process, run_chain, shard_clusters
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
+from dedup.parts import write_scratch
 
 BARE_COLUMNS = ["doc_id", "id", "text", "quality_score", "dup_cluster", "dup_kept", "reason"]
 
@@ -49,7 +50,7 @@ def _write_shards(batches: Iterator[pa.Table], folder: Path) -> list[dict]:
     """Write each batch as one input shard; return the shard dicts (path, offset, rows) for the chain."""
     shards, offset = [], 0
     for i, batch in enumerate(batches):
-        path = write_parquet(folder / f"input-{i:05d}.parquet", batch)
+        path = write_scratch(folder / f"input-{i:05d}.parquet", batch, compression="lz4")
         shards.append({"path": str(path), "offset": offset, "rows": batch.num_rows})
         offset += batch.num_rows
     return shards

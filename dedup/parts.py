@@ -14,7 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataplane.store import write_parquet
+from dataplane.store import atomic_path
+
+
+def write_scratch(path: Path | str, table: pa.Table, compression: str = "none") -> Path:
+    """Write an intermediate file of the chain, atomically (uncompressed: hashes do not compress)."""
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression=compression)
+    return Path(path)
 
 
 def write_parts(table: pa.Table, part: np.ndarray, folder: Path | str, name: str) -> int:
@@ -27,7 +34,7 @@ def write_parts(table: pa.Table, part: np.ndarray, folder: Path | str, name: str
     starts = np.flatnonzero(np.concatenate(([True], part[1:] != part[:-1])))
     ends = np.append(starts[1:], part.size)
     for start, end in zip(starts.tolist(), ends.tolist()):
-        write_parquet(Path(folder) / str(int(part[start])) / f"{name}.parquet", table.slice(start, end - start))
+        write_scratch(Path(folder) / str(int(part[start])) / f"{name}.parquet", table.slice(start, end - start))
     return len(starts)
 
 
