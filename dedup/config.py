@@ -26,13 +26,14 @@ class DedupConfig:
     """Check candidate pairs by the Jaccard of their samples before joining them into a cluster."""
     seed: int = 1
     """Seed of the shingle hash (signatures and samples)."""
-    sample_size: int = 256
+    sample_size: int = 512
     """Bottom-k sample of shingle hashes kept per document for verification: the Jaccard estimate is
     exact for documents of at most this many shingles (see docs/DEDUP.md)."""
     false_negative_weight: Optional[float] = None
     """Weight of missed pairs when LSH bands and rows are chosen from the threshold (datasketch's
-    method; false positives weigh 1 minus this). null: 0.9 with verify, since verification removes
-    the extra false positives, else 0.5 (datasketch's default)."""
+    method; false positives weigh 1 minus this). null: 0.998 with verify (at threshold 0.8 and 128
+    permutations, 21 bands of 6 rows: a pair at the threshold becomes a candidate with probability
+    0.998, and verification removes the extra candidates), else 0.5 (datasketch's default)."""
     verify_group_limit: int = 50
     """Band groups up to this size are verified pair by pair; larger ones by the leader method."""
     max_leaders: int = 32
@@ -68,5 +69,5 @@ class DedupConfig:
 
         fn_weight = self.false_negative_weight
         if fn_weight is None:
-            fn_weight = 0.9 if self.verify else 0.5
+            fn_weight = 0.998 if self.verify else 0.5
         return optimal_param(self.threshold, self.num_perm, 1.0 - fn_weight, fn_weight)
