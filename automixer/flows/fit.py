@@ -23,6 +23,7 @@ from automixer.catalog import Catalog
 from automixer.config import save_resolved
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.mixing.config import FitConfig, metric_key
+from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
 from automixer.mixing.surrogates import SurrogateSet, TargetModel, choose, cross_validate, make_surrogate
 from automixer.plots import plot_cv
@@ -50,10 +51,13 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
     with stage_or_nothing(config, "fit") as detail:
         print(f"fit: {runs.num_runs} runs x {len(runs.components)} components from {runs.source}; "
               f"targets {', '.join(names)}; {fit_cfg.cv_folds}-fold CV of {', '.join(fit_cfg.candidates)}")
-        hib = {metric_key(m) for m in fit_cfg.higher_is_better}
+        higher = resolve_directions(names, fit_cfg.higher_is_better, runs.directions, runs.source)
+        print("fit: higher is better for " + (", ".join(m for m in names if higher[m]) or "none") + "; lower for "
+              + (", ".join(m for m in names if not higher[m]) or "none"))
+        runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize
         fitted, rows, oof = {}, [], {}
         for metric in names:
-            fitted[metric], oof[metric] = _fit_target(runs, metric, metric in hib, fit_cfg, seed, rows)
+            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows)
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
@@ -87,8 +91,8 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
                      "folds": min(fit_cfg.cv_folds, int(ok.sum()))})
     if best.spearman < 0.3:
         warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {best.spearman:.2f} by {best.surrogate}): "
-                      "its values may be mostly noise; leave it out of optimize.objective, or of fit.targets to "
-                      "silence this", stacklevel=2)
+                      "its values may be mostly noise, and the default objective leaves it out below "
+                      "optimize.min_signal; leave it out of fit.targets to silence this", stacklevel=2)
     model = make_surrogate(best.surrogate, random_state=seed).fit(X, y)
     scale = float(y.std()) or 1.0
     tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})

@@ -38,6 +38,8 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
     out = Path(out_file)
     with stage_or_nothing(config, "optimize") as detail:
         objective = optimizer.Objective(sset, opt_cfg)
+        print(f"optimize: objective {', '.join(f'{m} x {w:.3g}' for m, w in objective.weights.items())} "
+              f"({objective.chosen_by['rule']})")
         problem = optimizer.Problem(objective, optimizer.build_constraints(sset.components, opt_cfg, info, X_runs))
         natural = _natural(sset.components, info, X_runs)
         best_run = _best_sampled(objective, runs)
@@ -99,6 +101,8 @@ def _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_d
         shards={c: [dict(s) for s in info.get(c, {}).get("shards") or []] for c in comps},
         predicted=_predicted(sset, best.weights),
         objective={"value": best.value, "weights": problem.objective.weights, "bounds": problem.objective.bounds,
+                   "metrics": list(problem.objective.weights), "chosen_by": problem.objective.chosen_by,
+                   "higher_is_better": sorted(m for m, t in sset.targets.items() if t.higher_is_better),
                    "definition": "sum of weight x z-score of each metric (sign-flipped where higher is better); lower is better"},
         baselines=baselines,
         solver={"name": best.solver, "results": {r.solver: {"objective": r.value, "feasible": r.feasible} for r in results},
