@@ -13,7 +13,8 @@ import numpy as np
 
 import automixer
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
-from automixer.flows.sweep import train_mixtures
+from automixer.flows.scale_up import check_size, run_scale_up
+from automixer.flows.sweep import prepare, train_mixtures
 from automixer.mixing import optimizer
 from automixer.mixing.columns import METRIC
 from automixer.mixing.config import OptimizeConfig
@@ -50,8 +51,13 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
         print(f"optimize: {results[0].solver} won; trust-region distance {mixture.trust_region['distance']:.3f}")
         _optimize_plots(config, out, sset, problem, results, natural)
         if validate:
+            if opt_cfg.scale_up.seeds:  # fail fast on a scale-up too small, before any training
+                check_size(config, prepare(config).vocab_size)
             mixture.validation = _validate(config, mixture, objective, best_run)
             print(mixture.validation["line"])
+            if opt_cfg.scale_up.seeds:
+                best = X_runs[best_run[0]] if best_run else natural
+                mixture.validation["scale_up"] = _scale_up(config, mixture, sset, objective, best, out)
         mixture.save(out)
         blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
         detail.update({"solver": results[0].solver, "objective": results[0].value})
@@ -126,6 +132,15 @@ def _optimize_plots(config, out: Path, sset, problem, results, natural) -> None:
     front = (np.array([p["scores"][:2] for p in nsga.detail["pareto"]]) if nsga and len(metrics) == 2
              else scores[pareto_mask(scores)] if len(scores) else sset.normalized(best.weights[None], metrics[:2]))
     plot_pareto(metrics[:2], scores, front, sset.normalized(best.weights[None], metrics[:2])[0], plots / "pareto.png")
+
+
+def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: Path) -> dict:
+    """The transfer check (automixer.flows.scale_up) on the objective's metrics."""
+    mixtures = {"optimized": mixture.weights, "natural": mixture.baselines["natural"]["weights"],
+                "uniform": mixture.baselines["uniform"]["weights"],
+                "best_sampled": dict(zip(sset.components, map(float, best_sampled)))}
+    metrics = {m: sset.targets[m].higher_is_better for m in objective.weights}
+    return run_scale_up(config, mixtures, metrics, out.parent)
 
 
 def _validate(config, mixture, objective, best_run) -> dict:

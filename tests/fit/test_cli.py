@@ -68,7 +68,8 @@ def workdir_config(tmp_path):
     (tmp_path / "components").mkdir()
     (tmp_path / "components" / "components.json").write_text(json.dumps(comps))
     return config_from_dict({"workdir": str(tmp_path), "fit": {"cv_folds": 3, "candidates": ["gp", "linear", "mixing_law"]},
-                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0)})
+                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0,
+                                              scale_up={"seeds": 0})})
 
 
 def _fake_sweep(monkeypatch, calls):
