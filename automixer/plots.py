@@ -81,6 +81,28 @@ def plot_transfer(metrics: dict[str, dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_influence(rows: list[dict], path: Path) -> Path:
+    """Heatmap of the influence table: components x groups, effect (positive: improves the group)."""
+    plt = _pyplot()
+    comps = list(dict.fromkeys(r["component"] for r in rows))
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    values = np.full((len(comps), len(groups)), np.nan)
+    for r in rows:
+        values[comps.index(r["component"]), groups.index(r["group"])] = r["effect"]
+    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    fig, ax = plt.subplots(figsize=(1.3 * len(groups) + 3, 0.45 * len(comps) + 1.8))
+    im = ax.imshow(values, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    for i in range(len(comps)):
+        for j in range(len(groups)):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_yticks(range(len(comps)), comps)
+    ax.set_title("Influence: score change per unit weight (+ improves the group)", fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return _save(fig, path)
+
+
 def pareto_mask(scores_NM: np.ndarray) -> np.ndarray:
     """True for rows no other row beats in every column (minimisation)."""
     keep = np.ones(len(scores_NM), dtype=bool)

@@ -26,11 +26,12 @@ from automixer.mixing.config import FitConfig, metric_key
 from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
 from automixer.mixing.surrogates import SurrogateSet, TargetModel, choose, cross_validate, make_surrogate
-from automixer.plots import plot_cv
+from automixer.mixing.influence import influence_table
+from automixer.plots import plot_cv, plot_influence
 from automixer.tables import format_table
 from automixer.typed_yaml import to_plain
 from dataplane.errors import ConfigError, InputError
-from dataplane.store import atomic_write_text, write_parquet
+from dataplane.store import atomic_path, atomic_write_text, write_parquet
 
 MIN_RUNS = 4
 
@@ -61,8 +62,10 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
-        SurrogateSet(runs.components, fitted, meta).save(out)
+        sset = SurrogateSet(runs.components, fitted, meta)
+        sset.save(out)
         _write_fit_outputs(config, fit_cfg, runs, scores, oof, fitted, out)
+        _write_influence(config, sset, runs, meta["components_info"], out)
         detail.update({"targets": names, "chosen": {m: t.surrogate for m, t in fitted.items()}})
     chosen = ", ".join(f"{m}={t.surrogate} (rho {t.cv[t.surrogate]['spearman']:.3f})" for m, t in fitted.items())
     return f"fit: {chosen} in {time.time() - started:.1f} s -> {out}"
@@ -106,6 +109,21 @@ def _fit_meta(config, fit_cfg: FitConfig, runs: Runs) -> dict:
     return {"version": automixer.__version__, "created": utc_now(), "config_hash": config_hash, "fit_config": plain,
             "runs": {"source": runs.source, "num_runs": runs.num_runs},
             "components_info": read_components(config.workdir_path if config is not None else None)}
+
+
+def _write_influence(config, sset: SurrogateSet, runs: Runs, info: dict, out: Path) -> None:
+    """influence.csv (and the catalog table influence) + plots/influence.png; printed as a table."""
+    w = np.array([float(info.get(c, {}).get("natural_weight") or 0.0) for c in runs.components])
+    natural = w / w.sum() if w.sum() > 0 else runs.X_NC.mean(0)
+    table = influence_table(sset, runs.X_NC, natural)
+    print("influence (score change per unit weight moved onto the component; + improves the group):")
+    print(format_table(table.select(["group", "metric", "component", "effect", "direction", "at_natural"])))
+    with atomic_path(out / "influence.csv") as tmp:
+        pcsv.write_csv(table, tmp)
+    plot_influence(table.to_pylist(), plots_dir(config, out) / "influence.png")
+    if config is not None:
+        with Catalog(config.workdir_path) as catalog:
+            catalog.write_table("influence", table)
 
 
 def _write_fit_outputs(config, fit_cfg, runs: Runs, scores: pa.Table, oof: dict, fitted: dict, out: Path) -> None:
