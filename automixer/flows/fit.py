@@ -52,7 +52,8 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
     with stage_or_nothing(config, "fit") as detail:
         print(f"fit: {runs.num_runs} runs x {len(runs.components)} components from {runs.source}; "
               f"targets {', '.join(names)}; {fit_cfg.cv_folds}-fold CV of {', '.join(fit_cfg.candidates)}")
-        higher = resolve_directions(names, fit_cfg.higher_is_better, runs.directions, runs.source)
+        higher = resolve_directions(names, fit_cfg.higher_is_better, runs.directions, runs.source,
+                                    fit_cfg.lower_is_better)
         print("fit: higher is better for " + (", ".join(m for m in names if higher[m]) or "none") + "; lower for "
               + (", ".join(m for m in names if not higher[m]) or "none"))
         runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize

@@ -1,7 +1,8 @@
 """``automixer optimize``: surrogates -> the best mixture under the constraints, as mixture YAML, blend file and plots.
 
 With ``--validate`` it trains proxies on the optimized, natural and uniform mixtures with the sweep's recipe
-and sets measured against predicted.
+and sets measured against predicted; then, unless ``optimize.scale_up.seeds`` is 0, the transfer check:
+larger models on those mixtures and the best sampled one (automixer.flows.scale_up).
 """
 
 from __future__ import annotations

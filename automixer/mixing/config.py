@@ -31,6 +31,9 @@ class FitConfig:
     higher_is_better: tuple[str, ...] = ()
     """Metrics where higher is better. Others take the direction the sweep recorded in the runs table,
     else the whole-suffix rule (``_acc`` higher; ``_loss``, ``_bpb``, ``_ppl`` lower; docs/RUNS_TABLE.md)."""
+    lower_is_better: tuple[str, ...] = ()
+    """Metrics where lower is better, for names neither recorded nor resolved by the suffix rule
+    (e.g. an imported table's per-task bpb scores)."""
 
     def validate(self) -> None:
         unknown = [c for c in self.candidates if c not in SURROGATE_NAMES]
@@ -38,6 +41,9 @@ class FitConfig:
             raise ValueError(f"candidates: unknown surrogate {unknown[0]!r}; expected some of {', '.join(SURROGATE_NAMES)}")
         if not self.candidates:
             raise ValueError(f"candidates: empty; expected some of {', '.join(SURROGATE_NAMES)}")
+        both = sorted({metric_key(m) for m in self.higher_is_better} & {metric_key(m) for m in self.lower_is_better})
+        if both:
+            raise ValueError(f"{both[0]} is in both higher_is_better and lower_is_better")
         if self.cv_folds < 2:
             raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}")
 

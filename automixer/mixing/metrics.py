@@ -1,7 +1,7 @@
 """Metric directions (is higher better?) and capability groups of ``metric/<group>_<measure>`` columns.
 
 A direction is never guessed. It comes from, in order:
-1. ``fit.higher_is_better`` in the config (metrics listed there are maximised);
+1. ``fit.higher_is_better`` / ``fit.lower_is_better`` in the config;
 2. what the run recorded: the runs table's Parquet schema metadata key ``automixer.higher_is_better``
    (a JSON list; the sweep writes it, and every metric of that table not in it is lower-is-better),
    or the catalog table ``metric_directions``;
@@ -67,19 +67,21 @@ def directions_metadata(directions: dict[str, bool]) -> dict[bytes, bytes]:
 
 
 def resolve_directions(metrics: Iterable[str], configured: Iterable[str], recorded: dict[str, bool] | None,
-                       source: str) -> dict[str, bool]:
-    """metric -> higher is better, by the rules of the module docstring; InputError naming an unresolved metric."""
+                       source: str, configured_lower: Iterable[str] = ()) -> dict[str, bool]:
+    """metric -> higher is better, by the rules of the module docstring; InputError naming an unresolved metric.
+    ``configured``/``configured_lower``: fit.higher_is_better / fit.lower_is_better."""
     wanted = {f"{METRIC}{short(m)}" for m in configured}
+    lower = {f"{METRIC}{short(m)}" for m in configured_lower}
     recorded = recorded or {}
     out, unknown = {}, []
     for m in metrics:
-        found = True if m in wanted else recorded.get(m, suffix_direction(m))
+        found = True if m in wanted else False if m in lower else recorded.get(m, suffix_direction(m))
         if found is None:
             unknown.append(m)
         out[m] = bool(found)
     if unknown:
         raise InputError(f"{source}: direction of {unknown[0]} unknown (is higher better?): list it in "
-                         "fit.higher_is_better if so, or name it <group>_loss / _bpb / _ppl (lower) or _acc "
+                         "fit.higher_is_better or fit.lower_is_better, or name it <group>_loss / _bpb / _ppl (lower) or _acc "
                          "(higher); see docs/RUNS_TABLE.md")
     return out
 

@@ -385,7 +385,8 @@ def propose_next(runs, k: int, config, signal: dict[str, float] | None = None) -
     weights = {m: w for m, w in (weights or _one_per_group(parsed.metrics, signal)).items() if m in parsed.metrics}
     if not weights:
         raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")
-    higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table")
+    higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table",
+                                config.fit.lower_is_better)
     y = sum((-1.0 if higher[m] else 1.0) * w * _z(parsed.metrics[m]) for m, w in weights.items())
     ok = np.isfinite(y)
     if ok.sum() < 3:

@@ -36,6 +36,8 @@ def test_config_beats_recorded_beats_suffix_and_unknown_is_an_error():
     assert got == {"metric/code_bpb": False, "metric/stem_acc": False, "metric/mmlu_professional_accounting": True}
     with pytest.raises(InputError, match="t: direction of metric/mmlu_professional_accounting unknown"):
         resolve_directions(metrics, [], {}, "t")
+    got = resolve_directions(metrics, [], {}, "t", ["mmlu_professional_accounting", "stem_acc"])
+    assert got == {"metric/code_bpb": False, "metric/stem_acc": False, "metric/mmlu_professional_accounting": False}
 
 
 def test_recorded_directions_round_trip_through_parquet_metadata(tmp_path):
