@@ -33,6 +33,7 @@ def init_ray(config: RuntimeConfig, address: Optional[str] = None):
 
     if ray.is_initialized():
         return ray
+    _quiet_startup()
     address = address or config.address or os.environ.get("AUTOMIXER_RAY_ADDRESS")
     kwargs = dict(logging_level=logging.WARNING, log_to_driver=True, include_dashboard=False)
     if address:
@@ -46,6 +47,31 @@ def init_ray(config: RuntimeConfig, address: Optional[str] = None):
         )
     _quiet_ray_data()
     return ray
+
+
+_NOISE = {
+    # Ray's default for a local cluster, printed on every command; the security warning when it is off stays.
+    "ray._private.authentication.authentication_token_setup": "Token authentication is enabled",
+    # We turn progress bars off on a pipe on purpose (see _quiet_ray_data).
+    "ray.data._internal.progress": "Progress bars",
+}
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def _quiet_startup() -> None:
+    """Drop Ray's start-up notices that say nothing about this run (once per process)."""
+    for name, prefix in _NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(prefix))
 
 
 def _quiet_ray_data() -> None:

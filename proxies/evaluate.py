@@ -18,6 +18,11 @@ import torch
 import torch.nn.functional as F
 
 
+MEASURE_HIGHER_IS_BETTER = {"loss": False, "bpb": False, "acc": True}
+"""Direction of every measure ``evaluate`` reports (``<group>_<measure>``): True where higher is better.
+A new measure must be added here; the sweep records these directions in the runs table and catalog."""
+
+
 @dataclass(frozen=True)
 class Scored:
     """Token ids of a sequence and the part of it that is scored."""

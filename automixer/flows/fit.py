@@ -23,13 +23,15 @@ from automixer.catalog import Catalog
 from automixer.config import save_resolved
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.mixing.config import FitConfig, metric_key
+from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
 from automixer.mixing.surrogates import SurrogateSet, TargetModel, choose, cross_validate, make_surrogate
-from automixer.plots import plot_cv
+from automixer.mixing.influence import influence_table
+from automixer.plots import plot_cv, plot_influence
 from automixer.tables import format_table
 from automixer.typed_yaml import to_plain
 from dataplane.errors import ConfigError, InputError
-from dataplane.store import atomic_write_text, write_parquet
+from dataplane.store import atomic_path, atomic_write_text, write_parquet
 
 MIN_RUNS = 4
 
@@ -50,15 +52,21 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
     with stage_or_nothing(config, "fit") as detail:
         print(f"fit: {runs.num_runs} runs x {len(runs.components)} components from {runs.source}; "
               f"targets {', '.join(names)}; {fit_cfg.cv_folds}-fold CV of {', '.join(fit_cfg.candidates)}")
-        hib = {metric_key(m) for m in fit_cfg.higher_is_better}
+        higher = resolve_directions(names, fit_cfg.higher_is_better, runs.directions, runs.source,
+                                    fit_cfg.lower_is_better)
+        print("fit: higher is better for " + (", ".join(m for m in names if higher[m]) or "none") + "; lower for "
+              + (", ".join(m for m in names if not higher[m]) or "none"))
+        runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize
         fitted, rows, oof = {}, [], {}
         for metric in names:
-            fitted[metric], oof[metric] = _fit_target(runs, metric, metric in hib, fit_cfg, seed, rows)
+            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows)
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
-        SurrogateSet(runs.components, fitted, meta).save(out)
+        sset = SurrogateSet(runs.components, fitted, meta)
+        sset.save(out)
         _write_fit_outputs(config, fit_cfg, runs, scores, oof, fitted, out)
+        _write_influence(config, sset, runs, meta["components_info"], out)
         detail.update({"targets": names, "chosen": {m: t.surrogate for m, t in fitted.items()}})
     chosen = ", ".join(f"{m}={t.surrogate} (rho {t.cv[t.surrogate]['spearman']:.3f})" for m, t in fitted.items())
     return f"fit: {chosen} in {time.time() - started:.1f} s -> {out}"
@@ -87,8 +95,8 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
                      "folds": min(fit_cfg.cv_folds, int(ok.sum()))})
     if best.spearman < 0.3:
         warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {best.spearman:.2f} by {best.surrogate}): "
-                      "its values may be mostly noise; leave it out of optimize.objective, or of fit.targets to "
-                      "silence this", stacklevel=2)
+                      "its values may be mostly noise, and the default objective leaves it out below "
+                      "optimize.min_signal; leave it out of fit.targets to silence this", stacklevel=2)
     model = make_surrogate(best.surrogate, random_state=seed).fit(X, y)
     scale = float(y.std()) or 1.0
     tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})
@@ -102,6 +110,21 @@ def _fit_meta(config, fit_cfg: FitConfig, runs: Runs) -> dict:
     return {"version": automixer.__version__, "created": utc_now(), "config_hash": config_hash, "fit_config": plain,
             "runs": {"source": runs.source, "num_runs": runs.num_runs},
             "components_info": read_components(config.workdir_path if config is not None else None)}
+
+
+def _write_influence(config, sset: SurrogateSet, runs: Runs, info: dict, out: Path) -> None:
+    """influence.csv (and the catalog table influence) + plots/influence.png; printed as a table."""
+    w = np.array([float(info.get(c, {}).get("natural_weight") or 0.0) for c in runs.components])
+    natural = w / w.sum() if w.sum() > 0 else runs.X_NC.mean(0)
+    table = influence_table(sset, runs.X_NC, natural)
+    print("influence (score change per unit weight moved onto the component; + improves the group):")
+    print(format_table(table.select(["group", "metric", "component", "effect", "direction", "at_natural"])))
+    with atomic_path(out / "influence.csv") as tmp:
+        pcsv.write_csv(table, tmp)
+    plot_influence(table.to_pylist(), plots_dir(config, out) / "influence.png")
+    if config is not None:
+        with Catalog(config.workdir_path) as catalog:
+            catalog.write_table("influence", table)
 
 
 def _write_fit_outputs(config, fit_cfg, runs: Runs, scores: pa.Table, oof: dict, fitted: dict, out: Path) -> None:

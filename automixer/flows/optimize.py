@@ -1,7 +1,8 @@
 """``automixer optimize``: surrogates -> the best mixture under the constraints, as mixture YAML, blend file and plots.
 
 With ``--validate`` it trains proxies on the optimized, natural and uniform mixtures with the sweep's recipe
-and sets measured against predicted.
+and sets measured against predicted; then, unless ``optimize.scale_up.seeds`` is 0, the transfer check:
+larger models on those mixtures and the best sampled one (automixer.flows.scale_up).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 
 import automixer
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
-from automixer.flows.sweep import train_mixtures
+from automixer.flows.scale_up import check_size, run_scale_up
+from automixer.flows.sweep import prepare, train_mixtures
 from automixer.mixing import optimizer
 from automixer.mixing.columns import METRIC
 from automixer.mixing.config import OptimizeConfig
@@ -38,6 +40,8 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
     out = Path(out_file)
     with stage_or_nothing(config, "optimize") as detail:
         objective = optimizer.Objective(sset, opt_cfg)
+        print(f"optimize: objective {', '.join(f'{m} x {w:.3g}' for m, w in objective.weights.items())} "
+              f"({objective.chosen_by['rule']})")
         problem = optimizer.Problem(objective, optimizer.build_constraints(sset.components, opt_cfg, info, X_runs))
         natural = _natural(sset.components, info, X_runs)
         best_run = _best_sampled(objective, runs)
@@ -48,8 +52,13 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
         print(f"optimize: {results[0].solver} won; trust-region distance {mixture.trust_region['distance']:.3f}")
         _optimize_plots(config, out, sset, problem, results, natural)
         if validate:
+            if opt_cfg.scale_up.seeds:  # fail fast on a scale-up too small, before any training
+                check_size(config, prepare(config).vocab_size)
             mixture.validation = _validate(config, mixture, objective, best_run)
             print(mixture.validation["line"])
+            if opt_cfg.scale_up.seeds:
+                best = X_runs[best_run[0]] if best_run else natural
+                mixture.validation["scale_up"] = _scale_up(config, mixture, sset, objective, best, out)
         mixture.save(out)
         blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
         detail.update({"solver": results[0].solver, "objective": results[0].value})
@@ -99,6 +108,8 @@ def _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_d
         shards={c: [dict(s) for s in info.get(c, {}).get("shards") or []] for c in comps},
         predicted=_predicted(sset, best.weights),
         objective={"value": best.value, "weights": problem.objective.weights, "bounds": problem.objective.bounds,
+                   "metrics": list(problem.objective.weights), "chosen_by": problem.objective.chosen_by,
+                   "higher_is_better": sorted(m for m, t in sset.targets.items() if t.higher_is_better),
                    "definition": "sum of weight x z-score of each metric (sign-flipped where higher is better); lower is better"},
         baselines=baselines,
         solver={"name": best.solver, "results": {r.solver: {"objective": r.value, "feasible": r.feasible} for r in results},
@@ -122,6 +133,15 @@ def _optimize_plots(config, out: Path, sset, problem, results, natural) -> None:
     front = (np.array([p["scores"][:2] for p in nsga.detail["pareto"]]) if nsga and len(metrics) == 2
              else scores[pareto_mask(scores)] if len(scores) else sset.normalized(best.weights[None], metrics[:2]))
     plot_pareto(metrics[:2], scores, front, sset.normalized(best.weights[None], metrics[:2])[0], plots / "pareto.png")
+
+
+def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: Path) -> dict:
+    """The transfer check (automixer.flows.scale_up) on the objective's metrics."""
+    mixtures = {"optimized": mixture.weights, "natural": mixture.baselines["natural"]["weights"],
+                "uniform": mixture.baselines["uniform"]["weights"],
+                "best_sampled": dict(zip(sset.components, map(float, best_sampled)))}
+    metrics = {m: sset.targets[m].higher_is_better for m in objective.weights}
+    return run_scale_up(config, mixtures, metrics, out.parent)
 
 
 def _validate(config, mixture, objective, best_run) -> dict:

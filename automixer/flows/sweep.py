@@ -27,15 +27,17 @@ import ray
 from automixer.catalog import Catalog
 from automixer.mixing import optimizer
 from automixer.mixing.columns import METRIC, MIX
+from automixer.mixing.metrics import directions_metadata, measure_of
 from automixer.mixing.sampling import sample_mixtures
 from automixer.runtime import cluster_has_gpus, init_ray
 from automixer.stage_run import stage_run
 from automixer.sweep.components import build_components
 from automixer.sweep.eval_sets import build_eval_sets
-from automixer.sweep.signal import signal_report
+from automixer.sweep.signal import signal_report, signal_table
 from automixer.typed_yaml import to_plain
 from dataplane.errors import StageError
 from dataplane.store import StageStore, atomic_write_text, write_parquet
+from proxies.evaluate import MEASURE_HIGHER_IS_BETTER
 from proxies.train import train_proxy
 
 
@@ -230,17 +232,34 @@ def write_runs(config, store: StageStore, plan: list[RunSpec], failed: list[dict
     rows = (done.to_pylist() if done is not None else []) + failed
     order = {s.run_id: i for i, s in enumerate(plan)}
     table = runs_table(sorted(rows, key=lambda r: order.get(r["run_id"], len(order))))
+    directions = metric_directions(table.column_names)
+    table = table.replace_schema_metadata(directions_metadata(directions))
     write_parquet(store.root / "runs.parquet", table)
     with Catalog(config.workdir_path) as catalog:
         catalog.write_table("proxy_runs", table)
+        catalog.write_table("metric_directions", pa.table({"metric": list(directions),
+                                                           "higher_is_better": list(directions.values())}))
     return table
+
+
+def metric_directions(columns: list[str]) -> dict[str, bool]:
+    """metric column -> higher is better, from the measures the proxies report (proxies.evaluate)."""
+    out = {}
+    for col in (c for c in columns if c.startswith(METRIC)):
+        measure = measure_of(col)
+        if measure not in MEASURE_HIGHER_IS_BETTER:
+            raise StageError(f"sweep: no direction for measure {measure!r} of {col}; add it to "
+                             f"proxies.evaluate.MEASURE_HIGHER_IS_BETTER (known: {', '.join(MEASURE_HIGHER_IS_BETTER)})")
+        out[col] = MEASURE_HIGHER_IS_BETTER[measure]
+    return out
 
 
 def _propose(config, runs: pa.Table, plan: list[RunSpec], k: int, components: list[str]) -> list[RunSpec]:
     """K new runs from automixer.mixing.optimizer.propose_next, as the next round."""
     rounds = {s.tag for s in plan if s.tag.startswith("next")}
     tag = f"next{len(rounds) + 1}"
-    mixtures = optimizer.propose_next(runs, k, config)
+    ratios = {r["metric"]: r["rank_ratio"] or r["ratio"] for r in signal_table(runs)}
+    mixtures = optimizer.propose_next(runs, k, config, signal=ratios)
     return [RunSpec(f"{tag}-{i:02d}", normalise_mixture(m, components), config.seed, tag)
             for i, m in enumerate(mixtures)]
 

@@ -29,7 +29,11 @@ class FitConfig:
     cv_folds: int = 5
     """K of K-fold cross-validation."""
     higher_is_better: tuple[str, ...] = ()
-    """Metrics where higher is better (e.g. accuracies); the rest are minimised."""
+    """Metrics where higher is better. Others take the direction the sweep recorded in the runs table,
+    else the whole-suffix rule (``_acc`` higher; ``_loss``, ``_bpb``, ``_ppl`` lower; docs/RUNS_TABLE.md)."""
+    lower_is_better: tuple[str, ...] = ()
+    """Metrics where lower is better, for names neither recorded nor resolved by the suffix rule
+    (e.g. an imported table's per-task bpb scores)."""
 
     def validate(self) -> None:
         unknown = [c for c in self.candidates if c not in SURROGATE_NAMES]
@@ -37,8 +41,39 @@ class FitConfig:
             raise ValueError(f"candidates: unknown surrogate {unknown[0]!r}; expected some of {', '.join(SURROGATE_NAMES)}")
         if not self.candidates:
             raise ValueError(f"candidates: empty; expected some of {', '.join(SURROGATE_NAMES)}")
+        both = sorted({metric_key(m) for m in self.higher_is_better} & {metric_key(m) for m in self.lower_is_better})
+        if both:
+            raise ValueError(f"{both[0]} is in both higher_is_better and lower_is_better")
         if self.cv_folds < 2:
             raise ValueError(f"cv_folds must be at least 2, got {self.cv_folds}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleUpConfig:
+    """Models larger than the proxies, trained by ``optimize --validate`` on the optimized, natural, uniform
+    and best sampled mixtures (the transfer check). 0 for a size means "derived from the proxy"."""
+
+    d_model: int = 0
+    """Width; 0: twice the proxy's."""
+    n_layers: int = 0
+    """Blocks; 0: twice the proxy's."""
+    expert_hidden: int = 0
+    """Expert hidden width; 0: twice the proxy's."""
+    steps: int = 0
+    """Optimizer steps (same batch and sequence length); 0: four times the proxy's."""
+    seeds: int = 2
+    """Seeds per mixture (at least 2, for the seed spread); 0 disables the scale-up."""
+    min_ratio: float = 4.0
+    """The scale-up must have at least this many times the proxy's parameters and tokens."""
+
+    def validate(self) -> None:
+        for key in ("d_model", "n_layers", "expert_hidden", "steps"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0 (0: derived from the proxy), got {getattr(self, key)}")
+        if self.seeds == 1 or self.seeds < 0:
+            raise ValueError(f"seeds must be 0 (disabled) or at least 2 (for a seed spread), got {self.seeds}")
+        if self.min_ratio < 1:
+            raise ValueError(f"min_ratio must be at least 1, got {self.min_ratio}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,8 +81,11 @@ class OptimizeConfig:
     """Constrained search for the best mixture."""
 
     objective: dict[str, float] = field(default_factory=dict)
-    """Weights of metrics in the objective (metric -> weight); empty: equal weights over targets.
+    """Weights of metrics in the objective (metric -> weight). Empty: one metric per capability group,
+    equally weighted, each the group's metric with the best CV Spearman (at least ``min_signal``).
     Each metric enters as a z-score over the sweep's runs, sign-flipped where higher is better."""
+    min_signal: float = 0.3
+    """CV Spearman a metric needs to enter the default objective (a group below it is left out, with a warning)."""
     target: str = ""
     """If set, optimise only this metric, subject to ``metric_bounds`` on the others (objective ignored)."""
     metric_bounds: dict[str, float] = field(default_factory=dict)
@@ -72,6 +110,8 @@ class OptimizeConfig:
     """Mixtures scored by the RegMix-style random simulation."""
     top_k: int = 100
     """The random simulation answers with the mean of its top-k feasible mixtures."""
+    scale_up: ScaleUpConfig = field(default_factory=ScaleUpConfig)
+    """The larger models ``optimize --validate`` trains to check that the mixture transfers."""
 
     def validate(self) -> None:
         for key in ("min_weight", "max_weight"):
@@ -93,6 +133,8 @@ class OptimizeConfig:
         for key in ("n_trials", "random_samples", "top_k"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if not -1.0 <= self.min_signal <= 1.0:
+            raise ValueError(f"min_signal is a Spearman correlation in [-1, 1], got {self.min_signal}")
         bad = {k: v for k, v in self.objective.items() if v < 0}
         if bad:
             raise ValueError(f"objective weights must be >= 0, got {bad}")

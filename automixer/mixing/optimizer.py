@@ -17,6 +17,7 @@ import numpy as np
 
 from dataplane.errors import ConfigError, StageError
 from automixer.mixing.config import OptimizeConfig, metric_key
+from automixer.mixing.metrics import default_objective, group_of, resolve_directions
 
 PENALTY = 100.0
 TOL = 1e-6
@@ -107,12 +108,37 @@ def build_constraints(components: list[str], cfg: OptimizeConfig, info: dict[str
                     upper[i], why[c] = cap, (f"optimize.max_epochs={cfg.max_epochs} x {tokens[c]} tokens of {c} "
                                              f"/ optimize.token_budget={cfg.token_budget}")
     synthetic = np.array([bool(info.get(c, {}).get("synthetic", c.startswith("synth"))) for c in components])
-    _check_feasible(components, lower, upper, why, synthetic, cfg)
+    _check_feasible(components, lower, upper, why, synthetic, cfg, tokens)
     return Constraints(components, lower, upper, synthetic, cfg.max_synthetic_share,
                        np.asarray(anchors_NC, dtype=np.float64), cfg.trust_region, notes)
 
 
-def _check_feasible(components, lower, upper, why, synthetic, cfg) -> None:
+def _room(upper: np.ndarray, synthetic: np.ndarray, max_synthetic: float) -> float:
+    """The largest total weight the upper bounds allow."""
+    return float(upper[~synthetic].sum() + min(max_synthetic, upper[synthetic].sum()))
+
+
+def _budget_hint(components, cfg: OptimizeConfig, tokens: dict, synthetic: np.ndarray) -> str:
+    """'; the largest feasible optimize.token_budget is N' when the epoch caps are what binds."""
+    if cfg.max_epochs <= 0 or not any(tokens.get(c) for c in components):
+        return ""
+    max_w = np.array([cfg.max_weight.get(c, 1.0) for c in components])
+    epochs_tokens = np.array([cfg.max_epochs * tokens[c] if tokens.get(c) else np.inf for c in components])
+
+    def room(budget: float) -> float:
+        return _room(np.minimum(max_w, epochs_tokens / budget), synthetic, cfg.max_synthetic_share)
+
+    if room(1.0) < 1 - TOL:
+        return " (no token budget fixes this: raise optimize.max_weight or optimize.max_synthetic_share)"
+    lo, hi = 1.0, float(cfg.token_budget)  # room(lo) >= 1 > room(hi)
+    while hi - lo > max(1.0, lo * 1e-6):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if room(mid) >= 1.0 else (lo, mid)
+    return (f"; the largest feasible optimize.token_budget is {int(lo):,} tokens "
+            f"(at optimize.max_epochs={cfg.max_epochs:g}), or raise optimize.max_epochs")
+
+
+def _check_feasible(components, lower, upper, why, synthetic, cfg, tokens=None) -> None:
     for i, c in enumerate(components):
         if lower[i] > upper[i] + TOL:
             raise InfeasibleError(f"infeasible constraints: optimize.min_weight.{c}={lower[i]:g} exceeds the "
@@ -120,11 +146,12 @@ def _check_feasible(components, lower, upper, why, synthetic, cfg) -> None:
     if lower.sum() > 1 + TOL:
         parts = ", ".join(f"{c}={lower[i]:g}" for i, c in enumerate(components) if lower[i] > 0)
         raise InfeasibleError(f"infeasible constraints: optimize.min_weight sums to {lower.sum():.4g} > 1 ({parts})")
-    room = upper[~synthetic].sum() + min(cfg.max_synthetic_share, upper[synthetic].sum())
+    room = _room(upper, synthetic, cfg.max_synthetic_share)
     if room < 1 - TOL:
         parts = "; ".join(f"{c} <= {upper[i]:.4g} ({why[c]})" for i, c in enumerate(components) if c in why)
         raise InfeasibleError(f"infeasible constraints: upper bounds allow at most {room:.4g} < 1 in total "
-                              f"(optimize.max_synthetic_share={cfg.max_synthetic_share:g}; {parts or 'no per-component caps'})")
+                              f"(optimize.max_synthetic_share={cfg.max_synthetic_share:g}; {parts or 'no per-component caps'})"
+                              + _budget_hint(components, cfg, tokens or {}, synthetic))
     if lower[synthetic].sum() > cfg.max_synthetic_share + TOL:
         raise InfeasibleError(f"infeasible constraints: optimize.min_weight of synthetic components sums to "
                               f"{lower[synthetic].sum():.4g} > optimize.max_synthetic_share={cfg.max_synthetic_share:g}")
@@ -138,9 +165,13 @@ class Objective:
         self.metrics = list(sset.targets)
         if cfg.target:
             self.weights = {self._known(cfg.target, "optimize.target"): 1.0}
+            self.chosen_by = {"rule": "optimize.target"}
+        elif cfg.objective:
+            self.weights = {self._known(k, f"optimize.objective.{k}"): v for k, v in cfg.objective.items()}
+            self.chosen_by = {"rule": "optimize.objective"}
         else:
-            raw = {self._known(k, f"optimize.objective.{k}"): v for k, v in cfg.objective.items()}
-            self.weights = raw or {m: 1.0 / len(self.metrics) for m in self.metrics}
+            spearman = {m: t.cv.get(t.surrogate, {}).get("spearman") for m, t in sset.targets.items()}
+            self.weights, self.chosen_by = default_objective(spearman, cfg.min_signal)
         self.bounds = {self._known(k, f"optimize.metric_bounds.{k}"): v for k, v in cfg.metric_bounds.items()}
 
     def _known(self, name: str, key: str) -> str:
@@ -335,10 +366,12 @@ class _quiet_optuna:
         optuna.logging.set_verbosity(self.level)
 
 
-def propose_next(runs, k: int, config) -> list[dict[str, float]]:
+def propose_next(runs, k: int, config, signal: dict[str, float] | None = None) -> list[dict[str, float]]:
     """K new mixtures for ``sweep --next K``: GP lower confidence bound over random simplex candidates.
 
-    The GP is fitted to the objective (config.optimize) of the finished runs; picks are greedy and kept
+    The GP is fitted to the objective (config.optimize) of the finished runs; without one, one metric per
+    capability group, equally weighted: the group's metric with the best ``signal`` (the sweep's rank ratio),
+    else its first bpb, loss or other metric. Picks are greedy and kept
     at least 0.1 (L1) apart from each other and 0.05 from runs already trained, so they are diverse.
     """
     from automixer.mixing.runs_table import parse_runs
@@ -347,13 +380,14 @@ def propose_next(runs, k: int, config) -> list[dict[str, float]]:
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     parsed = parse_runs(runs, "runs table")
-    hib = {metric_key(m) for m in config.fit.higher_is_better}
     opt_cfg = config.optimize
     weights = {metric_key(opt_cfg.target): 1.0} if opt_cfg.target else {metric_key(m): w for m, w in opt_cfg.objective.items()}
-    weights = {m: w for m, w in (weights or dict.fromkeys(parsed.metrics, 1.0)).items() if m in parsed.metrics}
+    weights = {m: w for m, w in (weights or _one_per_group(parsed.metrics, signal)).items() if m in parsed.metrics}
     if not weights:
         raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")
-    y = sum((-1.0 if m in hib else 1.0) * w * _z(parsed.metrics[m]) for m, w in weights.items())
+    higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table",
+                                config.fit.lower_is_better)
+    y = sum((-1.0 if higher[m] else 1.0) * w * _z(parsed.metrics[m]) for m, w in weights.items())
     ok = np.isfinite(y)
     if ok.sum() < 3:
         raise StageError(f"sweep --next needs at least 3 finished runs with metrics, got {int(ok.sum())}")
@@ -374,6 +408,21 @@ def propose_next(runs, k: int, config) -> list[dict[str, float]]:
         if len(picks) == k:
             break
     return [{c: round(float(w), 6) for c, w in zip(parsed.components, p)} for p in picks]
+
+
+def _one_per_group(metrics, signal: dict[str, float] | None) -> dict[str, float]:
+    """The default objective before any fit: per group, the metric with the best signal (equal weights)."""
+    preference = {"bpb": 2, "loss": 1}
+
+    def rank(m: str) -> tuple[float, int]:
+        return (signal or {}).get(m, 0.0), preference.get(m.rsplit("_", 1)[-1], 0)
+
+    best: dict[str, str] = {}
+    for m in metrics:
+        g = group_of(m)
+        if g not in best or rank(m) > rank(best[g]):
+            best[g] = m
+    return {m: 1.0 / len(best) for m in best.values()}
 
 
 def _z(values: np.ndarray) -> np.ndarray:

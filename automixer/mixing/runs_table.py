@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from automixer.mixing.columns import METRIC, MIX
+from automixer.mixing.metrics import directions_metadata, recorded_directions
 from dataplane.errors import InputError, StageError
 
 
@@ -30,6 +31,8 @@ class Runs:
     """metric column -> values (NaN where a run has none)."""
     source: str
     run_ids: list[str] = field(default_factory=list)
+    directions: dict[str, bool] = field(default_factory=dict)
+    """metric -> higher is better, as the run recorded it ({} when it did not; automixer.mixing.metrics)."""
 
     @property
     def num_runs(self) -> int:
@@ -39,7 +42,8 @@ class Runs:
         cols = {"run_id": self.run_ids} if self.run_ids else {}
         cols.update({MIX + c: self.X_NC[:, i] for i, c in enumerate(self.components)})
         cols.update(self.metrics)
-        return pa.table(cols)
+        table = pa.table(cols)
+        return table.replace_schema_metadata(directions_metadata(self.directions)) if self.directions else table
 
 
 def parse_runs(table: pa.Table, source: str) -> Runs:
@@ -64,7 +68,8 @@ def parse_runs(table: pa.Table, source: str) -> Runs:
     _check_sums(sums, X, source)
     metrics = {c: _numeric(table, c, source) for c in metric_cols}
     run_ids = [str(v) for v in table.column("run_id").to_pylist()] if "run_id" in table.column_names else []
-    return Runs([c[len(MIX):] for c in mix_cols], X / sums[:, None], metrics, source, run_ids)
+    directions = recorded_directions(table.schema.metadata, metric_cols)
+    return Runs([c[len(MIX):] for c in mix_cols], X / sums[:, None], metrics, source, run_ids, directions)
 
 
 FLOAT_NOISE = 1e-3
@@ -145,7 +150,12 @@ def read_runs_workdir(workdir: Path | str) -> Runs:
     if (workdir / "catalog.duckdb").exists():
         with Catalog(workdir, read_only=True) as catalog:
             if catalog.has_relation("proxy_runs"):
-                return parse_runs(catalog.query("SELECT * FROM proxy_runs"), f"{workdir}/catalog.duckdb:proxy_runs")
+                runs = parse_runs(catalog.query("SELECT * FROM proxy_runs"), f"{workdir}/catalog.duckdb:proxy_runs")
+                if catalog.has_relation("metric_directions"):
+                    recorded = {r["metric"]: bool(r["higher_is_better"])
+                                for r in catalog.query("SELECT * FROM metric_directions").to_pylist()}
+                    runs.directions = {m: recorded[m] for m in runs.metrics if m in recorded}
+                return runs
     runs_file = workdir / "sweep" / "runs.parquet"
     if runs_file.exists():
         return read_runs_file(runs_file)
@@ -187,7 +197,7 @@ def synthetic_runs(num_runs: int, seed: int = 0, noise: float = 0.01) -> pa.Tabl
     """A runs table from known functions of Dirichlet weights (tests, benchmarks).
 
     Components code, stem, math, synth.qa (natural 0.4/0.3/0.2/0.1). Metrics (lower is better):
-    ``metric/code`` and ``metric/math`` saturate exponentially in their own component;
+    ``metric/code_loss`` and ``metric/math_loss`` saturate exponentially in their own component;
     ``metric/loss`` is a bowl with its minimum at w* = (0.35, 0.3, 0.25, 0.1).
     """
     rng = np.random.default_rng(seed)
@@ -199,7 +209,7 @@ def synthetic_runs(num_runs: int, seed: int = 0, noise: float = 0.01) -> pa.Tabl
     loss = 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(axis=1)
     cols = {"run_id": [f"r{i:03d}" for i in range(num_runs)], "status": ["ok"] * num_runs}
     cols.update({f"{MIX}{c}": X[:, i] for i, c in enumerate(SYNTHETIC_COMPONENTS)})
-    for name, y in (("code", code), ("math", math), ("loss", loss)):
+    for name, y in (("code_loss", code), ("math_loss", math), ("loss", loss)):
         cols[f"{METRIC}{name}"] = y + noise * rng.standard_normal(num_runs)
     return pa.table(cols)
 

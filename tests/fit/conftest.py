@@ -11,7 +11,7 @@ from automixer.mixing.runs_table import parse_runs, synthetic_runs
 
 @pytest.fixture(scope="session")
 def runs60() -> pa.Table:
-    """60 runs over code, stem, math, synth.qa with metric/code, metric/math, metric/loss."""
+    """60 runs over code, stem, math, synth.qa with metric/code_loss, metric/math_loss, metric/loss."""
     return synthetic_runs(60, seed=0)
 
 
@@ -24,6 +24,6 @@ def parsed60(runs60):
 def runs_csv(tmp_path, runs60):
     """A 40-run CSV with two metrics (keeps the CLI tests quick)."""
     path = tmp_path / "runs.csv"
-    table = synthetic_runs(40, seed=3).drop_columns(["metric/math"])
+    table = synthetic_runs(40, seed=3).drop_columns(["metric/math_loss"])
     pcsv.write_csv(table, path)
     return path

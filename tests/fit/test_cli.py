@@ -34,7 +34,7 @@ def test_fit_predict_optimize_with_a_runs_file_and_no_config(tmp_path, runs_csv,
     pcsv.write_csv(mixes, tmp_path / "mixes.csv")
     assert main(["predict", "--surrogate", str(surr), "--mixtures", str(tmp_path / "mixes.csv"), "--out", str(preds)]) == 0
     table = pcsv.read_csv(preds)
-    assert {"mix/code", "pred/loss", "pred/code"} <= set(table.column_names) and table.num_rows == 5
+    assert {"mix/code", "pred/loss", "pred/code_loss"} <= set(table.column_names) and table.num_rows == 5
 
     with pytest.warns(UserWarning, match="max-epochs constraint skipped"):
         assert main(["optimize", "--surrogate", str(surr), "--out", str(mixture)]) == 0
@@ -58,7 +58,7 @@ def test_bad_runs_file_exits_2_naming_file_and_column(tmp_path, capsys):
 @pytest.fixture
 def workdir_config(tmp_path):
     """A workdir with proxy_runs and components in its catalog (as the sweep leaves it)."""
-    runs = synthetic_runs(30, seed=2).drop_columns(["metric/code", "metric/math"])
+    runs = synthetic_runs(30, seed=2).drop_columns(["metric/code_loss", "metric/math_loss"])
     runs = runs.append_column("error", pa.array([None] * 30, pa.string()))
     comps = [{"component": c, "docs": 10, "tokens": 5_000_000, "synthetic": c.startswith("synth"),
               "natural_weight": w, "token_file": f"/data/{c}.npy", "shards": [{"path": f"/data/{c}.parquet", "filter": "1=1"}]}
@@ -68,7 +68,8 @@ def workdir_config(tmp_path):
     (tmp_path / "components").mkdir()
     (tmp_path / "components" / "components.json").write_text(json.dumps(comps))
     return config_from_dict({"workdir": str(tmp_path), "fit": {"cv_folds": 3, "candidates": ["gp", "linear", "mixing_law"]},
-                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0)})
+                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0,
+                                              scale_up={"seeds": 0})})
 
 
 def _fake_sweep(monkeypatch, calls):

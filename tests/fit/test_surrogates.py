@@ -19,7 +19,7 @@ ALL = sorted(REGISTRY)
 def data():
     train = parse_runs(synthetic_runs(60, seed=0), "train")
     test = parse_runs(synthetic_runs(200, seed=1, noise=0.0), "test")
-    return train.X_NC, train.metrics["metric/code"], test.X_NC, test.metrics["metric/code"]
+    return train.X_NC, train.metrics["metric/code_loss"], test.X_NC, test.metrics["metric/code_loss"]
 
 
 @pytest.fixture(scope="module")

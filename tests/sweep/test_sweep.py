@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from automixer.catalog import Catalog
+from automixer.mixing.runs_table import read_runs_file
 from dataplane.errors import InputError, StageError
 from automixer.flows import sweep as flow
 from tiny_workdir import tiny_config
@@ -40,6 +41,10 @@ def test_tiny_sweep_writes_runs_table_components_and_catalog(tiny, capsys):
     with Catalog(config.workdir_path, read_only=True) as catalog:
         assert catalog.query("SELECT count(*) AS n FROM proxy_runs").column("n")[0].as_py() == 4
         assert catalog.query("SELECT count(*) AS n FROM components").column("n")[0].as_py() == 7
+        directions = {r["metric"]: r["higher_is_better"]
+                      for r in catalog.query("SELECT * FROM metric_directions").to_pylist()}
+    assert directions["metric/math_acc"] is True and directions["metric/code_bpb"] is False
+    assert read_runs_file(config.workdir_path / "sweep" / "runs.parquet").directions == directions
     out = capsys.readouterr().out
     assert "dropped 1 evaluation items" in out and "mixture sd" in out
 
@@ -117,7 +122,7 @@ def test_asking_again_for_trained_mixtures_trains_nothing(tiny, monkeypatch):
 def test_next_round_appends_proposed_mixtures(tiny, monkeypatch):
     config, _ = tiny
     proposals = [{"mix/code.q0": 1.0}, {"math.q1": 2.0, "prose.q0": 2.0}]
-    monkeypatch.setattr(flow.optimizer, "propose_next", lambda runs, k, cfg: proposals[:k])
+    monkeypatch.setattr(flow.optimizer, "propose_next", lambda runs, k, cfg, **_: proposals[:k])
     flow.run_sweep(config, next_k=2)
     rows = {r["run_id"]: r for r in _runs(config).to_pylist()}
     assert rows["next1-00"]["mix/code.q0"] == 1.0 and rows["next1-01"]["mix/math.q1"] == 0.5
