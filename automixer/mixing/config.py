@@ -62,6 +62,8 @@ class OptimizeConfig:
     """Upper bound on the total weight of synthetic components (1 disables)."""
     trust_region: float = 0.5
     """Maximum L1 distance from the nearest sampled mixture (2 or more disables: the simplex's diameter)."""
+    uncertainty_penalty: float = 1.0
+    """Objective + this many predicted stds (a lower confidence bound on the gain; 0 ranks by the mean only)."""
     min_weight: dict[str, float] = field(default_factory=dict)
     """Per-component lower bounds (component name -> weight)."""
     max_weight: dict[str, float] = field(default_factory=dict)
@@ -84,6 +86,8 @@ class OptimizeConfig:
                 raise ValueError(f"min_weight.{name}={low} exceeds max_weight.{name}={high}")
         if not 0.0 <= self.max_synthetic_share <= 1.0:
             raise ValueError(f"max_synthetic_share must be in [0, 1], got {self.max_synthetic_share}")
+        if self.uncertainty_penalty < 0:
+            raise ValueError(f"uncertainty_penalty must be >= 0 (0 disables), got {self.uncertainty_penalty}")
         if self.trust_region <= 0:
             raise ValueError(f"trust_region must be positive (2 disables it), got {self.trust_region}")
         if self.token_budget <= 0:

@@ -1,7 +1,9 @@
-"""Constrained search for the best mixture over fitted surrogates, and ``propose_next`` for ``sweep --next``.
+"""Constrained search for the best mixture over fitted surrogates (``propose_next`` lives in acquisition.py).
 
 Shape legend: N mixtures, C components, M metrics. The objective is minimised: a weighted sum of the
-metrics' sign-adjusted z-scores (or one metric, with bounds on the others). Constraints: weights sum to
+metrics' sign-adjusted z-scores (or one metric, with bounds on the others), plus
+``optimize.uncertainty_penalty`` times its predicted std (a lower confidence bound on the gain: a mixture
+the surrogates are unsure of must promise more to win). Constraints: weights sum to
 1, per-component min/max (max also from max_epochs * available tokens / token_budget), maximum synthetic
 share, and a trust region (L1 distance to the nearest sampled mixture). Box and simplex are enforced by
 projection; synthetic share, trust region and metric bounds by a penalty (and as SLSQP constraints).
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dataplane.errors import ConfigError, StageError
+from dataplane.errors import ConfigError
+from automixer.mixing.acquisition import propose_next  # noqa: F401  (sweep --next calls it from here)
 from automixer.mixing.config import OptimizeConfig, metric_key
 
 PENALTY = 100.0
@@ -141,6 +144,7 @@ class Objective:
         else:
             raw = {self._known(k, f"optimize.objective.{k}"): v for k, v in cfg.objective.items()}
             self.weights = raw or {m: 1.0 / len(self.metrics) for m in self.metrics}
+        self.uncertainty_penalty = cfg.uncertainty_penalty
         self.bounds = {self._known(k, f"optimize.metric_bounds.{k}"): v for k, v in cfg.metric_bounds.items()}
 
     def _known(self, name: str, key: str) -> str:
@@ -150,8 +154,17 @@ class Objective:
         return metric
 
     def __call__(self, X_NC: np.ndarray) -> np.ndarray:
+        mean, std = self.mean_std(X_NC)
+        return mean + self.uncertainty_penalty * std if self.uncertainty_penalty else mean
+
+    def mean_std(self, X_NC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted objective and its std (metrics' errors taken as independent; 0 without uncertainty)."""
         names = list(self.weights)
-        return self.sset.normalized(X_NC, names) @ np.array([self.weights[m] for m in names])
+        w = np.array([self.weights[m] for m in names])
+        if not self.uncertainty_penalty:
+            return self.sset.normalized(X_NC, names) @ w, np.zeros(len(X_NC))
+        z, sd = self.sset.normalized_with_std(X_NC, names)
+        return z @ w, np.sqrt((sd**2) @ w**2)
 
     def of_measured(self, values: dict[str, float]) -> float:
         """The objective of measured metric values (same normalisation as the predictions)."""
@@ -333,49 +346,3 @@ class _quiet_optuna:
         import optuna
 
         optuna.logging.set_verbosity(self.level)
-
-
-def propose_next(runs, k: int, config) -> list[dict[str, float]]:
-    """K new mixtures for ``sweep --next K``: GP lower confidence bound over random simplex candidates.
-
-    The GP is fitted to the objective (config.optimize) of the finished runs; picks are greedy and kept
-    at least 0.1 (L1) apart from each other and 0.05 from runs already trained, so they are diverse.
-    """
-    from automixer.mixing.runs_table import parse_runs
-    from automixer.mixing.surrogates import GPSurrogate
-
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    parsed = parse_runs(runs, "runs table")
-    hib = {metric_key(m) for m in config.fit.higher_is_better}
-    opt_cfg = config.optimize
-    weights = {metric_key(opt_cfg.target): 1.0} if opt_cfg.target else {metric_key(m): w for m, w in opt_cfg.objective.items()}
-    weights = {m: w for m, w in (weights or dict.fromkeys(parsed.metrics, 1.0)).items() if m in parsed.metrics}
-    if not weights:
-        raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")
-    y = sum((-1.0 if m in hib else 1.0) * w * _z(parsed.metrics[m]) for m, w in weights.items())
-    ok = np.isfinite(y)
-    if ok.sum() < 3:
-        raise StageError(f"sweep --next needs at least 3 finished runs with metrics, got {int(ok.sum())}")
-    gp = GPSurrogate(random_state=config.seed).fit(parsed.X_NC[ok], y[ok])
-    rng = np.random.default_rng(config.seed + 1)
-    bounds = Constraints(parsed.components, np.array([config.sweep.min_weight.get(c, 0.0) for c in parsed.components]),
-                         np.array([config.sweep.max_weight.get(c, 1.0) for c in parsed.components]),
-                         np.zeros(len(parsed.components), bool), 1.0, parsed.X_NC, 2.0)
-    cand = bounds.repair(dirichlet_candidates(parsed.X_NC.mean(0), 4096, rng))
-    mean, std = gp.predict(cand, return_std=True)
-    order = np.argsort(mean - 2.0 * std)
-    picks: list[np.ndarray] = []
-    for i in order:
-        near_runs = np.abs(parsed.X_NC - cand[i]).sum(1).min() < 0.05
-        if near_runs or any(np.abs(p - cand[i]).sum() < 0.1 for p in picks):
-            continue
-        picks.append(cand[i])
-        if len(picks) == k:
-            break
-    return [{c: round(float(w), 6) for c, w in zip(parsed.components, p)} for p in picks]
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    sd = np.nanstd(values)
-    return (values - np.nanmean(values)) / (sd if sd > 0 else 1.0)
