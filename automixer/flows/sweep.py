@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import ray
 
 from automixer.catalog import Catalog
-from automixer.mixing import optimizer
+from automixer.mixing import acquisition
 from automixer.mixing.columns import METRIC, MIX
 from automixer.mixing.metrics import directions_metadata, measure_of
 from automixer.mixing.sampling import sample_mixtures
@@ -256,11 +256,11 @@ def metric_directions(columns: list[str]) -> dict[str, bool]:
 
 
 def _propose(config, runs: pa.Table, plan: list[RunSpec], k: int, components: list[str]) -> list[RunSpec]:
-    """K new runs from automixer.mixing.optimizer.propose_next, as the next round."""
+    """K new runs from automixer.mixing.acquisition.propose_next, as the next round."""
     rounds = {s.tag for s in plan if s.tag.startswith("next")}
     tag = f"next{len(rounds) + 1}"
     ratios = {r["metric"]: r["rank_ratio"] or r["ratio"] for r in signal_table(runs)}
-    mixtures = optimizer.propose_next(runs, k, config, signal=ratios)
+    mixtures = acquisition.propose_next(runs, k, config, signal=ratios)
     return [RunSpec(f"{tag}-{i:02d}", normalise_mixture(m, components), config.seed, tag)
             for i, m in enumerate(mixtures)]
 

@@ -15,6 +15,7 @@ from automixer.mixing.surrogates._models import (
     LinearSurrogate,
     LogLinearSurrogate,
     MixingLawSurrogate,
+    SqrtLinearSurrogate,
 )
 from automixer.mixing.surrogates._registry import REGISTRY, load_surrogate, make_surrogate, save_surrogate
 from automixer.mixing.surrogates._selection import (
@@ -24,7 +25,7 @@ from automixer.mixing.surrogates._set import SurrogateSet, TargetModel
 
 __all__ = [
     "REGISTRY", "SurrogateBase", "LightGBMSurrogate", "GPSurrogate", "LinearSurrogate", "LogLinearSurrogate",
-    "MixingLawSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
+    "MixingLawSurrogate", "SqrtLinearSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
     "load_surrogate", "cross_validate", "choose", "grouped_folds", "mixture_groups", "out_of_fold", "score", "transform_weights",
     "SurrogateSet", "TargetModel",
 ]
