@@ -78,7 +78,8 @@ def optimize_time(runs: Runs, size: int) -> None:
     cfg = OptimizeConfig()
     with tempfile.TemporaryDirectory() as tmp:
         runs_path = Path(tmp) / "runs.parquet"
-        sub = Runs(runs.components, runs.X_NC[:size], {k: v[:size] for k, v in runs.metrics.items()}, runs.source)
+        sub = Runs(runs.components, runs.X_NC[:size], {k: v[:size] for k, v in runs.metrics.items()}, runs.source,
+                   directions=runs.directions)
         import pyarrow.parquet as pq
 
         pq.write_table(sub.to_table(), runs_path)

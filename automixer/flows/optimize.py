@@ -52,13 +52,14 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
         print(f"optimize: {results[0].solver} won; trust-region distance {mixture.trust_region['distance']:.3f}")
         _optimize_plots(config, out, sset, problem, results, natural)
         if validate:
-            if opt_cfg.scale_up.seeds:  # fail fast on a scale-up too small, before any training
-                check_size(config, prepare(config).vocab_size)
-            mixture.validation = _validate(config, mixture, objective, best_run)
+            recipe = prepare(config) if opt_cfg.scale_up.seeds else None
+            if recipe is not None:  # fail fast on a scale-up too small, before any training
+                check_size(config, recipe.vocab_size)
+            mixture.validation = _validate(config, mixture, objective, best_run, recipe)
             print(mixture.validation["line"])
-            if opt_cfg.scale_up.seeds:
+            if recipe is not None:
                 best = X_runs[best_run[0]] if best_run else natural
-                mixture.validation["scale_up"] = _scale_up(config, mixture, sset, objective, best, out)
+                mixture.validation["scale_up"] = _scale_up(config, mixture, sset, objective, best, out, recipe)
         mixture.save(out)
         blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
         detail.update({"solver": results[0].solver, "objective": results[0].value})
@@ -135,20 +136,20 @@ def _optimize_plots(config, out: Path, sset, problem, results, natural) -> None:
     plot_pareto(metrics[:2], scores, front, sset.normalized(best.weights[None], metrics[:2])[0], plots / "pareto.png")
 
 
-def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: Path) -> dict:
+def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: Path, recipe) -> dict:
     """The transfer check (automixer.flows.scale_up) on the objective's metrics."""
     mixtures = {"optimized": mixture.weights, "natural": mixture.baselines["natural"]["weights"],
                 "uniform": mixture.baselines["uniform"]["weights"],
                 "best_sampled": dict(zip(sset.components, map(float, best_sampled)))}
     metrics = {m: sset.targets[m].higher_is_better for m in objective.weights}
-    return run_scale_up(config, mixtures, metrics, out.parent)
+    return run_scale_up(config, mixtures, metrics, out.parent, recipe)
 
 
-def _validate(config, mixture, objective, best_run) -> dict:
+def _validate(config, mixture, objective, best_run, recipe=None) -> dict:
     """Train proxies on the optimized, natural and uniform mixtures; measured vs predicted."""
     names = ["optimized", "natural", "uniform"]
     mixes = [mixture.weights] + [mixture.baselines[n]["weights"] for n in names[1:]]
-    rows = train_mixtures(config, mixes, tag="validate", seed=config.seed).to_pylist()
+    rows = train_mixtures(config, mixes, tag="validate", seed=config.seed, recipe=recipe).to_pylist()
     if len(rows) != len(names):
         raise StageError(f"train_mixtures returned {len(rows)} rows for {len(names)} mixtures")
     measured = {}

@@ -79,12 +79,14 @@ def check_size(config, vocab_size: int) -> dict:
     return size
 
 
-def run_scale_up(config, mixtures: dict[str, dict[str, float]], metrics: dict[str, bool], plots_out) -> dict:
+def run_scale_up(config, mixtures: dict[str, dict[str, float]], metrics: dict[str, bool], plots_out,
+                 recipe=None) -> dict:
     """Train and score the scale-up runs; return the ``validation.scale_up`` block (see module docstring).
 
-    mixtures: name -> component weights; metrics: objective metric -> higher is better.
+    mixtures: name -> component weights; metrics: objective metric -> higher is better; recipe: the
+    sweep's (``prepare(config)`` unless given).
     """
-    recipe = prepare(config)
+    recipe = recipe or prepare(config)
     size = check_size(config, recipe.vocab_size)
     big = scale_up_proxy(config)
     names = [r["component"] for r in recipe.components]

@@ -308,13 +308,14 @@ def run_sweep(config, *, next_k=None, force=False) -> str:
     return sweep(config, next_k=next_k, force=force)
 
 
-def train_mixtures(config, mixtures: list[dict[str, float]], *, tag: str, seed: int | None = None) -> pa.Table:
-    """Train one proxy per mixture with the sweep's recipe; return runs-table rows.
+def train_mixtures(config, mixtures: list[dict[str, float]], *, tag: str, seed: int | None = None,
+                   recipe: Recipe | None = None) -> pa.Table:
+    """Train one proxy per mixture with the sweep's recipe (``prepare(config)`` unless given); return runs-table rows.
 
     Finished runs are kept in ``StageStore(workdir, "validate")``, keyed by recipe, seed and mixture, so
     asking again for the same mixture (a re-run of ``optimize --validate``) trains nothing.
     """
-    recipe = prepare(config)
+    recipe = recipe or prepare(config)
     names = [r["component"] for r in recipe.components]
     seed = config.seed if seed is None else seed
     specs = [RunSpec(f"{tag}-{i:03d}", normalise_mixture(m, names), seed, tag) for i, m in enumerate(mixtures)]

@@ -74,7 +74,7 @@ def workdir_config(tmp_path):
 
 def _fake_sweep(monkeypatch, calls):
     """optimize's train_mixtures replaced by one that 'measures' the known loss function."""
-    def train_mixtures(config, mixtures, *, tag, seed=None):
+    def train_mixtures(config, mixtures, *, tag, seed=None, recipe=None):
         calls.append((tag, mixtures))
         X = np.array([[m[c] for c in ["code", "stem", "math", "synth.qa"]] for m in mixtures])
         return pa.table({"run_id": [f"{tag}-{i}" for i in range(len(X))], "status": ["ok"] * len(X),

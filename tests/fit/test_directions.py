@@ -94,3 +94,25 @@ def test_infeasible_budget_names_the_largest_feasible_one():
     largest = int(str(err.value).split("token_budget is ")[1].split(" ")[0].replace(",", ""))
     assert 24_000_000 - 100 < largest <= 24_000_000  # 4 epochs of the 6M tokens
     optimizer.build_constraints(COMPONENTS, OptimizeConfig(token_budget=largest, trust_region=2.0), info, np.eye(3))
+
+
+def test_sweep_next_maximises_an_accuracy_and_defaults_to_one_metric_per_group(tmp_path):
+    from automixer.config import config_from_dict
+
+    runs = _acc_runs(30, seed=2)
+    runs = runs.append_column("metric/code_loss", pa.array(np.full(30, 2.0) + 0.01 * np.arange(30)))
+    picks = optimizer.propose_next(runs, 3, config_from_dict({"workdir": str(tmp_path)}), signal={"metric/code_acc": 9.0})
+    assert all(p["code"] > 0.6 for p in picks[:1])  # more code: higher accuracy
+    assert optimizer._one_per_group(["metric/code_acc", "metric/code_loss", "metric/math_bpb"], None) == \
+        {"metric/code_loss": 0.5, "metric/math_bpb": 0.5}
+
+
+def test_the_sweep_knows_the_direction_of_every_measure_it_reports():
+    from automixer.flows.sweep import metric_directions
+    from dataplane.errors import StageError
+
+    assert metric_directions(["run_id", "metric/code_bpb", "metric/math_acc", "metric/stem_loss"]) == \
+        {"metric/code_bpb": False, "metric/math_acc": True, "metric/stem_loss": False}
+    with pytest.raises(StageError, match="no direction for measure 'f1' of metric/qa_f1; add it to "
+                                         "proxies.evaluate.MEASURE_HIGHER_IS_BETTER"):
+        metric_directions(["metric/qa_f1"])
