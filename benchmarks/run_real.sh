@@ -5,6 +5,7 @@
 # Wall time per stage is appended to runs/real-cpu/stage_times.tsv (one row per stage per invocation).
 #
 #   benchmarks/run_real.sh [CONFIG]      PYTHON=... to use another interpreter (default .venv/bin/python)
+#   STAGES="sweep fit" benchmarks/run_real.sh   only these stages (default: all, in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,11 @@ mkdir -p "$WORKDIR"
 TIMES="$WORKDIR/stage_times.tsv"
 [ -f "$TIMES" ] || printf 'stage\twall_s\tstarted_utc\n' > "$TIMES"
 
+STAGES=${STAGES:-curate dedup synth sweep fit optimize report}
+
 stage() {  # stage NAME ARGS...: run `automixer ARGS...`, record its wall time
     local name=$1; shift
+    case " $STAGES " in *" $name "*) ;; *) return 0 ;; esac
     local started; started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     echo "== $name: automixer $*" >&2
     SECONDS=0
