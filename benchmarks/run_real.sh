@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CONFIG=${1:-configs/real-cpu.yaml}
+# Ray starts its workers at niceness 15: on a shared machine any other job then takes the proxies' cores.
+export RAY_worker_niceness=${RAY_worker_niceness:-0}
 PY=${PYTHON:-.venv/bin/python}
 WORKDIR=$("$PY" -c "import sys; from automixer.config import load_config; print(load_config(sys.argv[1]).workdir)" "$CONFIG")
 mkdir -p "$WORKDIR"
