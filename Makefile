@@ -35,12 +35,13 @@ real: install
 	PYTHON=$(BIN)/python benchmarks/run_real.sh configs/real-cpu.yaml
 
 bench: install-test
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[test,bench]'
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 # Re-resolve every pinned version from pyproject.toml's ranges (torch stays at constraints.txt's pin).
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools)
-	$(LOCK_VENV)/bin/pip-compile -q --upgrade --extra test --strip-extras -c constraints.txt \
+	$(LOCK_VENV)/bin/pip-compile -q --upgrade --extra test --extra bench --strip-extras -c constraints.txt \
 		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
