@@ -1,13 +1,14 @@
 # Two commands from a fresh clone:
 #   make demo   install into .venv and run the whole pipeline on configs/demo.yaml
 #   make test   install into .venv with test extras and run the test suite
+#   make real   the whole pipeline on real data (configs/real-cpu.yaml, ../shared/corpora) into runs/real-cpu
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := -q -c constraints.txt -c requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: demo test install install-test bench lock clean
+.PHONY: demo test install install-test bench real lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# About 90 minutes on 2 cores; re-run after a crash to resume. Stage wall times: runs/real-cpu/stage_times.tsv.
+real: install
+	PYTHON=$(BIN)/python benchmarks/run_real.sh configs/real-cpu.yaml
 
 bench: install-test
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -1,19 +1,28 @@
-"""Dedup benchmark on real text: precision / recall of duplicate pairs, speed against datasketch, memory.
+"""Dedup benchmark on real text: a scale curve of the whole command, and rensa / datasketch side by side.
 
-Originals are real documents from ../shared/corpora (web, news, PubMed abstracts, SciTLDR abstracts,
-WikiText articles, GSM8K solutions), exact duplicates removed. A share of them gets one edited copy,
-made by a known edit (word insertions, deletions, substitutions, reordered paragraphs plus
-substitutions, boilerplate added) repeated until the exact Jaccard of the 5-word shingle sets reaches
-a target level (0.55 ... 0.97). Ground truth: a pair is a duplicate when its exact Jaccard is >= the
-threshold (0.8). Pairs never proposed by either method are assumed below it (all-pairs exact Jaccard
-is quadratic); every proposed pair is checked exactly.
+Corpus (built here, cached under --workdir): real documents from ../shared/corpora (web, news, forum,
+government pages, PubMed and SciTLDR abstracts, WikiText articles, GSM8K and MATH solutions), exact
+duplicates removed, cut at 300 words. Beyond the real documents, each one yields many *variants*
+(half of its words replaced from the corpus vocabulary: Jaccard about 0.03, so not duplicates) until
+the size is reached. A third of all documents then get one *edited copy*, made by a known edit (word
+insertions, deletions, substitutions, reordered paragraphs, boilerplate) of a random size; its exact
+Jaccard (5-word shingles) with its source is recorded. Ground truth: a pair is a duplicate when its
+exact Jaccard is >= the threshold (0.8). Recall is measured on the recorded pairs; every predicted
+pair (two documents in one cluster; up to --score-pairs of them, sampled) is checked by exact Jaccard
+for precision, and counts as a positive for recall too when it reaches the threshold.
 
-Speed: documents/s of dedup.local.dedup_table (normalise, exact keys, vectorised signatures, LSH
-grouping, verification, union-find, keepers) against a plain datasketch loop (MinHash.update per
-shingle, MinHashLSH.insert and query) on the same documents and shingles, in the same process.
-Peak memory: tracemalloc peak of each method (numpy allocations included), in a separate pass.
+Scale curve, per size: ``automixer dedup --input docs.jsonl --output DIR --threshold 0.8`` in a fresh
+process (docs/s of the whole command, reading and writing included); peak RSS (VmHWM) of the driver
+and of its largest descendant process, polled from /proc.
 
-Run: .venv/bin/python benchmarks/bench_dedup.py [--originals N] [--copies N]
+Side by side, at --compare-size, each method in a fresh process, median of --repeats runs, one core:
+the chain in process (dedup.local.dedup_table: signatures, LSH, verification, clusters, keepers), rensa
+(RMinHash + RMinHashLSH with 16 bands, then union-find clusters and keepers) and a plain datasketch loop
+(MinHash.update per shingle, MinHashLSH insert and query per document, union-find). All get the same
+normalised 5-word shingles (rensa and datasketch as strings).
+
+Run: nice -n 19 .venv/bin/python benchmarks/bench_dedup.py [--sizes 30000,300000,1000000]
+     [--compare-size 30000] [--repeats 3] [--workdir /tmp/bench_dedup]
 """
 
 from __future__ import annotations
@@ -21,25 +30,18 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
-import resource
+import statistics
+import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
-
-import numpy as np
-import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dedup.config import DedupConfig  # noqa: E402
-from dedup.local import dedup_table  # noqa: E402
-from dedup.shingles import normalize, shingles  # noqa: E402
-
 CORPORA = REPO.parent / "shared" / "corpora"
-LEVELS = (0.55, 0.7, 0.75, 0.85, 0.9, 0.95, 0.97)
 EDITS = ("insert", "delete", "substitute", "reorder", "boilerplate")
 BOILERPLATE = (
     "Subscribe to our newsletter for the latest updates. We use cookies to improve your experience on "
@@ -47,55 +49,63 @@ BOILERPLATE = (
     "article on Facebook Twitter LinkedIn or by email. All rights reserved. Contact us advertise with us "
     "careers sitemap accessibility help center related stories most popular trending now sign in register"
 ).split()
+SOURCES = {
+    "web_ud_ewt/ewt_docs.jsonl.gz": lambda r: r["text"],
+    "web_news_articles/news_articles.jsonl.gz": lambda r: r["text"],
+    "web_core_registers/core_en_docs.jsonl.gz": lambda r: r["text"],
+    "web_gov_blogs/digitalgov_pages.jsonl.gz": lambda r: r["text"],
+    "web_gov_blogs/18f_pages.jsonl.gz": lambda r: r["text"],
+    "web_dclm_annotated/dclm_annotated_docs.jsonl.gz": lambda r: r["text"],
+    "forum_stackexchange_everyday/se_coffee_beer_threads.jsonl.gz": lambda r: r["text"],
+    "pubmedqa/pubmedqa_pqal.jsonl.gz": lambda r: "\n\n".join(r["CONTEXTS"] + [r["LONG_ANSWER"]]),
+    "scitldr/scitldr_A_train.jsonl.gz": lambda r: " ".join(r["source"]),
+    "wikitext2/wikitext2_articles.jsonl.gz": lambda r: r["text"],
+    "gsm8k/gsm8k_train.jsonl.gz": lambda r: r["question"] + "\n\n" + r["answer"],
+    "math_competition/math_test.jsonl.gz": lambda r: r["context"] + "\n\n" + r["chain_of_thought"],
+}
 
 
-def _jsonl(name: str):
-    with gzip.open(CORPORA / name, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            yield json.loads(line)
+# --- corpus -------------------------------------------------------------------------------------------
+def load_originals(max_words: int = 300) -> list[str]:
+    """Real documents of 40+ words, cut at ``max_words``, exact duplicates removed, in a fixed order."""
+    from dedup.shingles import normalize
 
-
-def load_originals(limit: int, max_words: int = 500) -> list[str]:
-    """Real documents of 40+ words from several corpora, capped at ``max_words``, exact dups removed."""
-    pools = [
-        [r["text"] for r in _jsonl("web_ud_ewt/ewt_docs.jsonl.gz")],
-        [r["text"] for r in _jsonl("web_news_articles/news_articles.jsonl.gz")],
-        ["\n\n".join(r["CONTEXTS"] + [r["LONG_ANSWER"]]) for r in _jsonl("pubmedqa/pubmedqa_pqal.jsonl.gz")],
-        [" ".join(r["source"]) for r in _jsonl("scitldr/scitldr_A_train.jsonl.gz")],
-        [r["text"] for r in _jsonl("wikitext2/wikitext2_articles.jsonl.gz")],
-        [r["question"] + "\n\n" + r["answer"] for r in _jsonl("gsm8k/gsm8k_train.jsonl.gz")],
-    ]
     seen, out = set(), []
-    rng = random.Random(0)
-    for pool in pools:
-        rng.shuffle(pool)
-    for i in range(max(map(len, pools))):  # round robin over the corpora
-        for pool in pools:
-            if i < len(pool) and len(out) < limit:
-                words = pool[i].split(" ")
-                text = " ".join(words[:max_words])
+    for name, text_of in SOURCES.items():
+        path = CORPORA / name
+        if not path.exists():
+            continue
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                text = " ".join(text_of(json.loads(line)).split(" ")[:max_words])
                 key = normalize(text)
                 if len(key.split()) >= 40 and key not in seen:
                     seen.add(key)
                     out.append(text)
+    random.Random(0).shuffle(out)
     return out
 
 
-def jaccard(a: str, b: str, ngram: int = 5) -> float:
-    sa, sb = set(shingles(normalize(a), ngram)), set(shingles(normalize(b), ngram))
+def shingle_set(text: str) -> set:
+    from dedup.shingles import normalize, shingles
+
+    return set(shingles(normalize(text), 5))
+
+
+def jaccard(a: str, b: str) -> float:
+    sa, sb = shingle_set(a), shingle_set(b)
     return len(sa & sb) / len(sa | sb) if sa or sb else 1.0
 
 
 def apply_edit(text: str, kind: str, n: int, rng: random.Random, vocab: list[str]) -> str:
-    """``text`` with ``n`` edits of ``kind`` (the draw sequence depends only on rng's seed)."""
     words = text.split(" ")
     if kind == "reorder":
         parts = [p for p in text.split("\n\n") if p.strip()]
-        if len(parts) < 3:  # one paragraph: reorder sentence groups instead
+        if len(parts) < 3:
             parts = [" ".join(words[i : i + 25]) for i in range(0, len(words), 25)]
         rng.shuffle(parts)
         words = "\n\n".join(parts).split(" ")
-        kind = "substitute"  # reordering alone rarely lowers Jaccard much; add substitutions
+        kind = "substitute"
     if kind == "boilerplate":
         extra = (BOILERPLATE * (n // len(BOILERPLATE) + 1))[:n]
         return " ".join(extra + words) if rng.random() < 0.5 else " ".join(words + extra)
@@ -110,135 +120,247 @@ def apply_edit(text: str, kind: str, n: int, rng: random.Random, vocab: list[str
     return " ".join(words)
 
 
-def make_copy(text: str, kind: str, target: float, seed: int, vocab: list[str]) -> tuple[str, float]:
-    """An edited copy whose exact Jaccard with ``text`` is just above ``target`` (bisection on edits)."""
-    lo, hi = 0, max(4, len(text.split(" ")))
-    first = apply_edit(text, kind, 0, random.Random(seed), vocab)  # reorder changes text even at 0
-    best = (first, jaccard(text, first))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        copy = apply_edit(text, kind, mid, random.Random(seed), vocab)
-        j = jaccard(text, copy)
-        if j >= target:
-            lo, best = mid, (copy, j)
-        else:
-            hi = mid - 1
-    return best
+def variant(text: str, rng: random.Random, vocab: list[str]) -> str:
+    """Half of the words replaced: a new document, far below any duplicate threshold."""
+    return " ".join(rng.choice(vocab) if rng.random() < 0.5 else w for w in text.split(" "))
 
 
-def build(n_originals: int, n_copies: int) -> tuple[list[str], list[tuple[int, int, float, str]]]:
-    originals = load_originals(n_originals)
-    vocab = [w for t in originals[:200] for w in t.split()][:20000]
+def build(size: int, path: Path) -> list[tuple[int, int, float]]:
+    """Write ``size`` documents to ``path`` (JSONL: id, text); return (source id, copy id, exact Jaccard)."""
+    originals = load_originals()
+    vocab = [w for t in originals[:500] for w in t.split()]
     rng = random.Random(1)
-    texts, edits = list(originals), []
-    for k, i in enumerate(rng.sample(range(len(originals)), min(n_copies, len(originals)))):
-        kind, target = EDITS[k % len(EDITS)], LEVELS[k % len(LEVELS)]
-        copy, j = make_copy(originals[i], kind, target, seed=k, vocab=vocab)
-        edits.append((i, len(texts), j, kind))
-        texts.append(copy)
-    order = np.random.default_rng(2).permutation(len(texts))  # copies are not next to their originals
-    pos = np.argsort(order)
-    return [texts[i] for i in order], [(int(pos[a]), int(pos[b]), j, kind) for a, b, j, kind in edits]
+    n_copies = size // 3
+    n_bases = size - n_copies
+    truth, ids = [], list(range(size))
+    rng.shuffle(ids)  # copies are not next to their sources
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        copy_of = set(rng.sample(range(n_bases), n_copies))
+        for i in range(n_bases):
+            base = originals[i] if i < len(originals) else variant(originals[i % len(originals)], rng, vocab)
+            fh.write(json.dumps({"id": ids[i], "text": base}) + "\n")
+            if i in copy_of:
+                k = len(truth)
+                kind = EDITS[k % len(EDITS)]
+                n_edits = max(1, int(len(base.split(" ")) * rng.choice((0.01, 0.02, 0.03, 0.05, 0.08, 0.12))))
+                copy = apply_edit(base, kind, n_edits, random.Random(k), vocab)
+                j = ids[n_bases + k]
+                fh.write(json.dumps({"id": j, "text": copy}) + "\n")
+                truth.append((ids[i], j, jaccard(base, copy)))
+    tmp.rename(path)
+    return truth
 
 
-# --- the two methods ----------------------------------------------------------------------------
-def ours(texts: list[str], cfg: DedupConfig) -> set[tuple[int, int]]:
-    out = dedup_table(pa.table({"text": texts}), cfg)
-    clusters: dict[str, list[int]] = {}
-    for i, c in enumerate(out.column("dup_cluster").to_pylist()):
-        clusters.setdefault(c, []).append(i)
-    return {(a, b) for m in clusters.values() for ai, a in enumerate(m) for b in m[ai + 1 :]}
+def corpus(size: int, workdir: Path) -> tuple[Path, list]:
+    path, truth_path = workdir / f"docs-{size}.jsonl", workdir / f"truth-{size}.json"
+    if not (path.exists() and truth_path.exists()):
+        t0 = time.perf_counter()
+        truth = build(size, path)
+        truth_path.write_text(json.dumps(truth))
+        print(f"  built {size} documents ({len(truth)} edited copies) in {time.perf_counter() - t0:.0f}s", flush=True)
+    return path, json.loads(truth_path.read_text())
 
 
-def datasketch_loop(texts: list[str], cfg: DedupConfig, scheme: str = "legacy") -> set[tuple[int, int]]:
-    from datasketch import MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
-    pairs = set()
-    for i, text in enumerate(texts):
-        m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed, scheme=scheme)
-        for s in shingles(normalize(text), cfg.ngram):
-            m.update(s)
-        pairs.update((j, i) for j in lsh.query(m))
-        lsh.insert(i, m)
-    return pairs
+def read_texts(path: Path) -> tuple[list, list[str]]:
+    ids, texts = [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            ids.append(row["id"])
+            texts.append(row["text"])
+    return ids, texts
 
 
-def score(pairs: set, texts: list[str], truth: set, threshold: float, cache: dict) -> tuple[float, float]:
-    """Precision and recall of predicted pairs; every predicted pair is checked by exact Jaccard."""
-    for p in pairs - cache.keys():
-        cache[p] = jaccard(texts[p[0]], texts[p[1]])
-    tp = sum(cache[p] >= threshold for p in pairs)
-    positives = truth | {p for p, j in cache.items() if j >= threshold}
-    return (tp / len(pairs) if pairs else 1.0), (tp / len(positives) if positives else 1.0)
+# --- scoring ------------------------------------------------------------------------------------------
+def cluster_pairs(ids: list, cluster: list) -> set[tuple]:
+    by: dict = {}
+    for i, c in zip(ids, cluster):
+        by.setdefault(c, []).append(i)
+    return {(min(a, b), max(a, b)) for m in by.values() for k, a in enumerate(m) for b in m[k + 1 :]}
 
 
-def timed(fn, *args, **kw):
+def score(pairs: set, truth: list, text_of: dict, threshold: float, limit: int) -> tuple[float, float, int]:
+    """(precision, recall, predicted pairs); precision on a sample of ``limit`` predicted pairs."""
+    sampled = sorted(pairs)
+    if len(sampled) > limit:
+        sampled = random.Random(3).sample(sampled, limit)
+    checked = {p: jaccard(text_of[p[0]], text_of[p[1]]) >= threshold for p in sampled}
+    true_pairs = {(min(a, b), max(a, b)) for a, b, j in truth if j >= threshold}
+    tp = sum(checked.values())
+    positives = true_pairs | {p for p, ok in checked.items() if ok}
+    found = sum(p in pairs for p in positives)
+    return (tp / len(sampled) if sampled else 1.0), (found / len(positives) if positives else 1.0), len(pairs)
+
+
+# --- the whole command with memory polling --------------------------------------------------------------
+def _status(pid: int) -> tuple[int, int]:
+    """(parent pid, VmHWM in kB) of a process, or (-1, 0) when gone."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+        return int(fields["PPid"]), int(fields.get("VmHWM", "0 kB").split()[0])
+    except (OSError, KeyError, ValueError):
+        return -1, 0
+
+
+def run_command(args: list[str]) -> tuple[float, float, float, str]:
+    """(seconds, driver peak RSS MB, largest descendant peak RSS MB, output) of a command."""
     start = time.perf_counter()
-    result = fn(*args, **kw)
-    return result, time.perf_counter() - start
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    peaks: dict[int, int] = {}
+    while proc.poll() is None:
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                parents[int(entry)] = _status(int(entry))
+        family, grew = {proc.pid}, True
+        while grew:
+            new = {p for p, (pp, _) in parents.items() if pp in family} - family
+            family |= new
+            grew = bool(new)
+        for pid in family:
+            peaks[pid] = max(peaks.get(pid, 0), parents.get(pid, (0, 0))[1])
+        time.sleep(0.2)
+    seconds = time.perf_counter() - start
+    output = proc.stdout.read()
+    driver = peaks.pop(proc.pid, 0)
+    return seconds, driver / 1024, (max(peaks.values()) / 1024 if peaks else 0.0), output
 
 
-def peak_mib(fn, *args, **kw) -> float:
-    tracemalloc.start()
-    fn(*args, **kw)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
+def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) -> None:
+    import pyarrow.parquet as pq
+
+    path, truth = corpus(size, workdir)
+    out_dir = workdir / f"out-{size}"
+    cmd = [sys.executable, "-m", "automixer.cli", "dedup", "--input", str(path), "--output", str(out_dir),
+           "--threshold", str(threshold)]
+    seconds, driver_mb, worker_mb, output = run_command(cmd)
+    if "dedup:" not in output:
+        print(output[-3000:])
+        raise SystemExit(f"the dedup command failed at {size} documents")
+    out = pq.read_table(out_dir / "dedup.parquet", columns=["id", "dup_cluster"])
+    ids = [int(i) for i in out.column("id").to_pylist()]
+    pairs = cluster_pairs(ids, out.column("dup_cluster").to_pylist())
+    needed = {i for p in pairs for i in p} | {i for a, b, _ in truth for i in (a, b)}
+    all_ids, texts = read_texts(path)
+    text_of = {i: t for i, t in zip(all_ids, texts) if i in needed}
+    p, r, n = score(pairs, truth, text_of, threshold, score_pairs)
+    worker = f"{worker_mb:8.0f}" if worker_mb else "       -"
+    print(f"{size:>9d} {seconds:8.1f} {size / seconds:8.0f} {driver_mb:10.0f} {worker:>9s} {p:9.4f} {r:7.4f} {n:8d}", flush=True)
+
+
+# --- side by side, each in a fresh process ----------------------------------------------------------
+def _union_find_keepers(n: int, pairs) -> list[int]:
+    """Cluster id (smallest member) of each of n documents from candidate pairs."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [find(i) for i in range(n)]
+
+
+def worker(method: str, path: Path, threshold: float) -> dict:
+    """Time one method on the documents of ``path`` (reading excluded); return seconds and clusters."""
+    _, texts = read_texts(path)
+    start = time.perf_counter()
+    if method == "automixer":
+        import pyarrow as pa
+
+        from dedup.config import DedupConfig
+        from dedup.local import dedup_table
+
+        out = dedup_table(pa.table({"text": texts}), DedupConfig(threshold=threshold))
+        cluster = out.column("dup_cluster").to_pylist()
+    else:
+        from dedup.shingles import normalize, shingles
+
+        sets = ([s.decode() for s in shingles(normalize(t), 5)] for t in texts)
+        pairs = []
+        if method == "rensa":
+            from rensa import RMinHash, RMinHashLSH
+
+            lsh = RMinHashLSH(threshold=threshold, num_perm=128, num_bands=16)
+            for i, items in enumerate(sets):
+                m = RMinHash(num_perm=128, seed=1)
+                m.update(items)
+                pairs.extend((j, i) for j in lsh.query(m))
+                lsh.insert(i, m)
+        else:
+            from datasketch import MinHash, MinHashLSH
+
+            lsh = MinHashLSH(threshold=threshold, num_perm=128)
+            for i, items in enumerate(sets):
+                m = MinHash(num_perm=128, seed=1)
+                for s in items:
+                    m.update(s.encode())
+                pairs.extend((j, i) for j in lsh.query(m))
+                lsh.insert(i, m)
+        cluster = _union_find_keepers(len(texts), pairs)
+    return {"seconds": time.perf_counter() - start, "cluster": cluster}
+
+
+def compare(size: int, workdir: Path, threshold: float, repeats: int, score_pairs: int, methods: list[str]) -> None:
+    path, truth = corpus(size, workdir)
+    ids, texts = read_texts(path)
+    text_of = dict(zip(ids, texts))
+    print(f"\nside by side on {size} documents, each run in a fresh process, median of {repeats}:")
+    print(f"{'method':12s} {'docs/s':>8s} {'runs (s)':>24s} {'precision':>9s} {'recall':>7s} {'pairs':>7s}")
+    for method in methods:
+        runs, result = [], None
+        for _ in range(repeats):
+            out = subprocess.run([sys.executable, __file__, "--worker", method, "--input", str(path),
+                                  "--threshold", str(threshold)], capture_output=True, text=True, cwd=REPO)
+            if out.returncode != 0:
+                print(f"{method}: failed: {out.stderr[-800:]}")
+                break
+            result = json.loads(out.stdout.splitlines()[-1])
+            runs.append(result["seconds"])
+        if not runs:
+            continue
+        p, r, n = score(cluster_pairs(ids, result["cluster"]), truth, text_of, threshold, score_pairs)
+        seconds = statistics.median(runs)
+        print(f"{method:12s} {size / seconds:8.0f} {' '.join(f'{s:.1f}' for s in runs):>24s} {p:9.4f} {r:7.4f} {n:7d}",
+              flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--originals", type=int, default=3000)
-    parser.add_argument("--copies", type=int, default=1400)
+    parser.add_argument("--sizes", default="30000,300000,1000000", help="comma-separated corpus sizes of the scale curve")
+    parser.add_argument("--compare-size", type=int, default=30000, help="size of the side-by-side run (0: skip)")
+    parser.add_argument("--methods", default="automixer,rensa,datasketch")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threshold", type=float, default=0.8)
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each method (best is kept)")
+    parser.add_argument("--score-pairs", type=int, default=20000, help="predicted pairs checked for precision")
+    parser.add_argument("--workdir", default="/tmp/bench_dedup")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, Path(args.input), args.threshold)))
+        return 0
     if not CORPORA.is_dir():
         print(f"corpora not found at {CORPORA}; skipping")
         return 0
-    cfg = DedupConfig(threshold=args.threshold)
-    t0 = time.perf_counter()
-    texts, edits = build(args.originals, args.copies)
-    n_shingles = sum(len(shingles(normalize(t), cfg.ngram)) for t in texts)
-    truth = {(min(a, b), max(a, b)) for a, b, j, _ in edits if j >= cfg.threshold}
-    print(f"{len(texts)} documents ({len(edits)} edited copies, {len(truth)} at Jaccard >= {cfg.threshold}), "
-          f"{n_shingles / len(texts):.0f} shingles/doc; built in {time.perf_counter() - t0:.1f}s")
-    print("edited copies per kind:", {k: sum(e[3] == k for e in edits) for k in EDITS})
-    print(f"LSH bands x rows: {cfg.bands_rows[0]} x {cfg.bands_rows[1]} (num_perm {cfg.num_perm})")
-
-    ours(texts[:50], cfg)  # warm-up (imports, permutations)
-    # Alternate the two methods and keep each one's best time: the machine is shared, and load
-    # that changes during the run should not favour either side.
-    t_mine = t_base = float("inf")
-    for _ in range(args.repeats):
-        mine, t = timed(ours, texts, cfg)
-        t_mine = min(t_mine, t)
-        base, t = timed(datasketch_loop, texts, cfg)
-        t_base = min(t_base, t)
-    norm_pairs = lambda ps: {(min(a, b), max(a, b)) for a, b in ps}  # noqa: E731
-    cache: dict = {}
-    rows = [("automixer dedup (numpy, 1 core)", norm_pairs(mine), t_mine),
-            ("datasketch loop (legacy scheme)", norm_pairs(base), t_base)]
-    print(f"\n{'method':34s} {'precision':>9s} {'recall':>7s} {'pairs':>6s} {'seconds':>8s} {'docs/s':>8s}")
-    for name, pairs, seconds in rows:
-        p, r = score(pairs, texts, truth, cfg.threshold, cache)
-        print(f"{name:34s} {p:9.3f} {r:7.3f} {len(pairs):6d} {seconds:8.2f} {len(texts) / seconds:8.0f}")
-    print(f"speed-up over the datasketch loop: {t_base / t_mine:.1f}x")
-    _, t_affine = timed(datasketch_loop, texts[:500], cfg, "affine32")
-    print(f"(datasketch's default scheme, affine32, on the first 500 docs: {500 / t_affine:.0f} docs/s)")
-
-    mem_mine = peak_mib(ours, texts, cfg)
-    mem_base = peak_mib(datasketch_loop, texts, cfg)
-    print(f"\npeak traced memory ({len(texts)} docs): automixer {mem_mine:.1f} MiB, datasketch loop {mem_base:.1f} MiB; "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-
-    by_level: dict[str, list[bool]] = {}
-    for a, b, j, _ in edits:
-        band = "<0.8" if j < cfg.threshold else ">=0.8"
-        by_level.setdefault(band, []).append((min(a, b), max(a, b)) in rows[0][1])
-    print("automixer detection of edited pairs:", {k: f"{np.mean(v):.3f} of {len(v)}" for k, v in sorted(by_level.items())})
-    print(f"total {time.perf_counter() - t0:.0f}s")
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes:
+        print("scale curve: automixer dedup --input docs.jsonl --output DIR --threshold "
+              f"{args.threshold} (one fresh process per size)")
+        print(f"{'documents':>9s} {'seconds':>8s} {'docs/s':>8s} {'driver MB':>10s} {'worker MB':>9s} "
+              f"{'precision':>9s} {'recall':>7s} {'pairs':>8s}", flush=True)
+        for size in sizes:
+            scale_point(size, workdir, args.threshold, args.score_pairs)
+    if args.compare_size:
+        compare(args.compare_size, workdir, args.threshold, args.repeats, args.score_pairs, args.methods.split(","))
     return 0
 
 

@@ -1,12 +1,20 @@
-"""Benchmark of fit and optimize: CV Spearman per surrogate at 30, 60 and 120 runs, and optimize wall time.
+"""Benchmark of fit and optimize, on a public swarm and on the project's own sweep.
 
 Usage:
-    python benchmarks/bench_fit.py [RUNS_TABLE] [--sizes 30,60,120] [--folds 5]
+    nice -n 19 python benchmarks/bench_fit.py [RUNS_TABLE] [--swarm DIR] [--draws 20] [--sizes 30,60,120]
+
+Public swarm (``--swarm``, default ../shared/swarms/olmix-dclm; ``--swarm none`` skips it), via
+automixer.mixing.public_swarm: per group, the mean held-out Spearman over ``--draws`` fixed random draws of 60
+and of 30 training runs (the rest held out), for every candidate and for the CV choice (what ``automixer fit``
+keeps); calibration of the chosen model's std (share of held-out runs within +-1 and +-2 std); the top pick
+(held-out mixture ranked best on the mean of the groups' z-scores, with and without the uncertainty
+penalty) in the true top 3; and pool-based active learning (hold out 40, pool 87, start from 15, add 5 per
+round by acquisition.propose_indices vs at random; GP held-out Spearman per group).
 
 RUNS_TABLE is the project's own sweep results (``<workdir>/sweep/runs.parquet``) or any CSV/Parquet runs
-table. Without it (or when it is missing) a synthetic runs table from known functions of Dirichlet
-weights is generated, and the output says so. Sizes larger than the table are skipped (noted).
-Subsets are the first N runs after a fixed shuffle, so every size is drawn from the same table.
+table: CV Spearman per surrogate at ``--sizes`` runs (first N after a fixed shuffle) and optimize wall
+time. Without it, a synthetic runs table from known functions of Dirichlet weights is used (the output says
+so). Everything runs in one process (no parallelism).
 """
 
 from __future__ import annotations
@@ -84,14 +92,154 @@ def optimize_time(runs: Runs, size: int) -> None:
           f"{cfg.n_trials} trials each, slsqp polish; {size} runs, {len(runs.metrics)} targets)")
 
 
+# --- public swarm ------------------------------------------------------------------------------------
+GROUP_NAMES = ("code", "math", "stem", "commonsense")
+
+
+def load_swarm(folder: Path) -> Runs:
+    """The public swarm as a runs table with group metrics (automixer.mixing.public_swarm)."""
+    from automixer.mixing.public_swarm import swarm_runs_table
+
+    runs = parse_runs(swarm_runs_table(folder / "dclm_ratios.csv", folder / "dclm_metrics.csv.gz"), str(folder))
+    print(f"public swarm: {folder}: {runs.num_runs} runs x {len(runs.components)} components; "
+          f"groups {', '.join(GROUP_NAMES)} (bpb, lower is better)")
+    return runs
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def draw_figures(runs: Runs, n_train: int, draw: int, candidates: list[str], folds: int) -> dict:
+    """One draw: per group, held-out rho of every candidate and of the CV choice, std coverage, and the
+    predicted/true objective of the held-out mixtures."""
+    from automixer.mixing.surrogates import choose, cross_validate, make_surrogate
+
+    perm = np.random.default_rng(draw).permutation(runs.num_runs)
+    train, test = perm[:n_train], perm[n_train:]
+    X = runs.X_NC
+    out = {"rho": {}, "chosen": {}, "z_within": [], "obj_true": 0.0, "obj_mean": 0.0, "obj_var": 0.0}
+    for g in GROUP_NAMES:
+        y = runs.metrics[f"metric/{g}_bpb"]
+        cands = {name: make_surrogate(name, random_state=draw) for name in candidates}
+        best = choose(cross_validate(cands, X[train], y[train], folds, random_state=draw)).surrogate
+        center, scale = y[train].mean(), y[train].std()
+        for name in candidates:
+            mean, std = make_surrogate(name, random_state=draw).fit(X[train], y[train]).predict(X[test], return_std=True)
+            out["rho"][name, g] = _spearman(mean, y[test])
+            if name == best:
+                out["rho"]["cv choice", g] = out["rho"][name, g]
+                out["chosen"][g] = name
+                out["z_within"].append(np.abs(mean - y[test]) / np.maximum(std, 1e-12))
+                out["obj_mean"] = out["obj_mean"] + (mean - center) / scale / len(GROUP_NAMES)
+                out["obj_var"] = out["obj_var"] + (std / scale / len(GROUP_NAMES)) ** 2
+        out["obj_true"] = out["obj_true"] + (y[test] - center) / scale / len(GROUP_NAMES)
+    return out
+
+
+def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int) -> None:
+    """Mean held-out Spearman per group at 60 and 30 runs; calibration and top pick at 60."""
+    for n_train in (60, 30):
+        started = time.perf_counter()
+        results = [draw_figures(runs, n_train, d, candidates, folds) for d in range(draws)]
+        print(f"\nheld-out Spearman, mean over {draws} draws of {n_train} training runs "
+              f"(predicting the other {runs.num_runs - n_train}; CV {folds}-fold grouped):")
+        print(f"{'surrogate':12s}" + "".join(f"{g:>13s}" for g in GROUP_NAMES))
+        for name in [*candidates, "cv choice"]:
+            cells = [np.mean([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
+            spread = [np.std([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
+            print(f"{name:12s}" + "".join(f"{c:8.3f} +-{s:.2f}" for c, s in zip(cells, spread)))
+        picks = {g: sorted({r["chosen"][g] for r in results}) for g in GROUP_NAMES}
+        print("cv chose: " + "; ".join(f"{g}: {', '.join(v)}" for g, v in picks.items()))
+        z = np.concatenate([np.concatenate(r["z_within"]) for r in results])
+        print(f"calibration at {n_train} runs (chosen model's std, {len(z)} held-out predictions): "
+              f"within +-1 std {np.mean(z <= 1):.1%} (ideal 68.3%), within +-2 std {np.mean(z <= 2):.1%} (ideal 95.4%)")
+        for penalty in (0.0, 1.0):
+            hits = 0
+            for r in results:
+                pick = int(np.argmin(r["obj_mean"] + penalty * np.sqrt(r["obj_var"])))
+                hits += pick in np.argsort(r["obj_true"])[:3]
+            print(f"top pick at {n_train} runs (uncertainty_penalty {penalty:g}): held-out mixture ranked best on "
+                  f"the mean z-score is in the true top 3 in {hits} of {draws} draws")
+        print(f"({time.perf_counter() - started:.0f} s)")
+
+
+def active_learning(runs: Runs, repeats: int) -> None:
+    """Held-out GP Spearman per group vs runs used: proposals (acquisition.propose_indices) vs random."""
+    from automixer.config import config_from_dict
+    from automixer.mixing.acquisition import propose_indices
+    from automixer.mixing.surrogates import make_surrogate
+
+    sizes = list(range(15, 61, 5))
+    curves = {m: np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for m in ("proposal", "random")}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(repeats):
+            config = config_from_dict({"workdir": tmp, "seed": rep})
+            perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
+            test, pool = perm[:40], perm[40:]
+            for method in curves:
+                used = list(pool[:15])
+                rng = np.random.default_rng(200 + rep)
+                for s, size in enumerate(sizes):
+                    for j, g in enumerate(GROUP_NAMES):
+                        y = runs.metrics[f"metric/{g}_bpb"]
+                        pred = make_surrogate("gp", random_state=rep).fit(runs.X_NC[used], y[used]).predict(runs.X_NC[test])
+                        curves[method][rep, s, j] = _spearman(pred, y[test])
+                    if size == sizes[-1]:
+                        break
+                    rest = np.array([i for i in pool if i not in set(used)])
+                    if method == "random":
+                        used += list(rng.choice(rest, 5, replace=False))
+                    else:
+                        sub = Runs(runs.components, runs.X_NC[used], {k: v[used] for k, v in runs.metrics.items()}, "pool")
+                        used += list(rest[propose_indices(sub, 5, config, runs.X_NC[rest])])
+    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; GP held-out Spearman, "
+          f"mean of {repeats} repeats):")
+    print(f"{'runs':>5s}" + "".join(f"{f'{m[:4]} {g[:6]}':>13s}" for g in GROUP_NAMES for m in curves))
+    for s, size in enumerate(sizes):
+        print(f"{size:5d}" + "".join(f"{curves[m][:, s, j].mean():13.3f}" for j in range(len(GROUP_NAMES)) for m in curves))
+    goal = curves["random"][:, -1].mean(0)
+    for method in curves:
+        mean = curves[method].mean(0)
+        reach = [next((sizes[s] for s in range(len(sizes)) if (mean[s] >= goal - 1e-9).all()), None)]
+        print(f"{method}: fewest runs reaching random's 60-run accuracy on every group: {reach[0] or 'not within 60'}")
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int) -> None:
+    if not folder.exists():
+        print(f"public swarm: {folder} not found; skipped")
+        return
+    runs = load_swarm(folder)
+    if draws:
+        accuracy_figures(runs, draws, candidates, folds)
+    if al_repeats:
+        active_learning(runs, al_repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="?", help="runs table (CSV/Parquet), e.g. runs/demo/sweep/runs.parquet")
     parser.add_argument("--sizes", default="30,60,120")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--swarm", default=str(Path(__file__).resolve().parents[2] / "shared" / "swarms" / "olmix-dclm"),
+                        help="public swarm folder (mixture + metric CSVs), or 'none'")
+    parser.add_argument("--draws", type=int, default=20, help="random draws of the public-swarm figures")
+    parser.add_argument("--candidates", default="gp,loglinear,sqrt_linear,ensemble",
+                        help="surrogates the public-swarm CV chooses among")
+    parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
+    if args.swarm != "none":
+        swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
+                         args.folds, args.al_repeats)
+        if not args.runs:
+            return 0
     runs = load_runs(args.runs, max(sizes))
     started = time.perf_counter()
     cv_table(runs, sizes, args.folds)

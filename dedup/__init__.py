@@ -1,10 +1,11 @@
-"""Exact and MinHash LSH near-duplicate removal, in four steps like datatrove's minhash dedup.
+"""Exact and MinHash LSH near-duplicate removal: one cluster chain over Parquet shards.
 
-1. signatures.SignatureStage: normalised-text key and MinHash signature per document (minhash.py,
-   shingles.py; signatures equal datasketch's legacy scheme for the same seed).
-2. buckets.BandKeyStage: one LSH key per band (bands and rows from the threshold).
-3. buckets.BandGroupStage + candidate_pairs: documents sharing a key, grouped over the data set.
-4. clusters.assign_clusters (union-find, keeper = best quality) and filter.FilterStage.
+- signatures.SignatureStage: normalised-text key, one-permutation MinHash signature and bottom-k
+  sample per document (shingles.py, sketch.py);
+- groups.py: band keys and band groups (all pairs for small groups, the leader method for large ones);
+- chain.py: the chain of tasks (signatures, grouping, verification, components.py, keepers in
+  clusters.py) run in process (local.py: tables, bare files) or as Ray tasks (automixer/flows/dedup.py);
+- filter.FilterStage: marks and splits documents by the cluster files.
 
-local.dedup_table runs the four steps in a plain loop; automixer/flows/dedup.py runs them on Ray.
+docs/DEDUP.md describes the chain, the large-group method and the memory model.
 """

@@ -4,7 +4,8 @@ Normalisation for both exact and near dedup: lower case, words are runs of ``\\w
 everything else (punctuation, whitespace, markup) is a separator. Two documents that differ only in
 case, spacing or punctuation therefore share an exact key.
 
-Shingles are UTF-8 byte strings, because datasketch's ``sha1_hash32`` hashes bytes:
+Shingles (as UTF-8 byte strings here; ``sketch.shingle_hashes`` hashes the same n-grams without
+building them):
 - word shingles: ``ngram`` consecutive words joined by one space ("the cat sat on the");
 - char shingles: ``ngram`` consecutive characters of the normalised text (words joined by one space).
 A document shorter than one shingle yields its whole normalised text as a single shingle, so a
@@ -17,8 +18,6 @@ import hashlib
 import re
 from itertools import accumulate
 
-import numpy as np
-
 _WORD_RE = re.compile(r"\w+")
 _sha1 = hashlib.sha1
 
@@ -30,9 +29,22 @@ def normalize(text: str | None) -> str:
     return " ".join(_WORD_RE.findall(text.lower()))
 
 
-def exact_key(normalized: str) -> int:
+_ASCII_WORD = bytes(c if (chr(c).isalnum() or c == 95) and c < 128 else 32 for c in range(256))
+
+
+def normalize_bytes(text: str | None) -> bytes:
+    """``normalize(text)`` as UTF-8 bytes; ASCII texts take a faster byte-level path with the same result."""
+    if not text:
+        return b""
+    if text.isascii():  # ASCII \w is [A-Za-z0-9_]: map everything else to a space, then split
+        return b" ".join(text.lower().encode("ascii").translate(_ASCII_WORD).split())
+    return normalize(text).encode("utf-8")
+
+
+def exact_key(normalized: str | bytes) -> int:
     """64-bit key of a normalised text (first 8 bytes of its SHA-1), as a signed int64 value."""
-    return int.from_bytes(_sha1(normalized.encode("utf-8")).digest()[:8], "little", signed=True)
+    data = normalized.encode("utf-8") if isinstance(normalized, str) else normalized
+    return int.from_bytes(_sha1(data).digest()[:8], "little", signed=True)
 
 
 def word_shingles(normalized: str, ngram: int) -> list[bytes]:
@@ -66,14 +78,3 @@ def shingles(normalized: str, ngram: int, unit: str = "word") -> list[bytes]:
     if unit == "char":
         return char_shingles(normalized, ngram)
     raise ValueError(f"unknown shingle unit {unit!r}; expected 'word' or 'char'")
-
-
-def sha1_hash32(items: list[bytes]) -> np.ndarray:
-    """datasketch's ``sha1_hash32`` of each item (first 4 bytes of SHA-1, little endian), as uint32.
-
-    One C-level join over all digests, then a strided view: no per-item int conversion.
-    """
-    if not items:
-        return np.zeros(0, dtype=np.uint32)
-    digests = b"".join([_sha1(item).digest() for item in items])
-    return np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)

@@ -85,7 +85,10 @@ def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> li
         ids, weight = ids.to(device), weight.to(device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=ids.is_cuda):
             logits_BTV, _ = model(ids[:, :-1])
-        nll_BT = F.cross_entropy(logits_BTV.float().transpose(1, 2), ids[:, 1:], reduction="none")
+        # (B*T, V) rows: the class-dim-second layout of a transposed (B, V, T) view is ~10x slower on CPU
+        B, T, V = logits_BTV.shape
+        nll_BT = F.cross_entropy(logits_BTV.float().reshape(B * T, V), ids[:, 1:].reshape(-1),
+                                 reduction="none").view(B, T)
         for r, total in enumerate((nll_BT * weight).sum(dim=1).tolist()):
             out[order[b + r]] = total
     return out

@@ -50,7 +50,8 @@ def two_node_cluster(tmp_path):
     """(address, env): a head and a worker node with their own auth token; clients run with env."""
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=uuid.uuid4().hex,
+               PYTHONPATH=str(REPO))  # the nodes' workers import this checkout's code
     env.pop("RAY_AUTH_TOKEN_PATH", None)
     head = _start(["--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
                    "--disable-usage-stats"], tmp_path, "head", env)
@@ -144,3 +145,60 @@ def test_curate_runs_through_the_cluster_and_stats_answer(two_node_cluster, tmp_
             "FROM ledger WHERE stage='curate' GROUP BY source").to_pylist()
     assert len(rows) == 3
     assert all(r["n_in"] == r["n_out"] and r["n_in"] > 0 for r in rows)
+
+
+def _dedup_docs(n_shards: int = 3) -> list:
+    """Curate-like shards of random-word documents with exact copies, near copies and a large group."""
+    import random
+
+    from dataplane.schema import conform
+    import pyarrow as pa
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(3000)]
+    base = [" ".join(rng.choice(words) for _ in range(80)) for _ in range(150)]
+
+    def edit(text: str, seed: int) -> str:
+        r = random.Random(seed)
+        tokens = text.split()
+        tokens[r.randrange(len(tokens))] = r.choice(words)
+        return " ".join(tokens)
+
+    texts = base + [edit(b, i) for i, b in enumerate(base[:50])] + base[:10] + [edit(base[7], 1000 + i) for i in range(60)]
+    rng.shuffle(texts)
+    shards = []
+    for s in range(n_shards):
+        part = texts[s::n_shards]
+        shards.append(conform(pa.table({"text": part, "source": [f"s{s}"] * len(part), "domain": ["web"] * len(part),
+                                        "quality_score": [rng.random() for _ in part]})))
+    return shards
+
+
+@pytest.mark.timeout(400)
+def test_dedup_runs_through_the_cluster_and_matches_the_local_path(two_node_cluster, tmp_path):
+    """``automixer dedup CONFIG --ray-address`` runs the chain's tasks on the cluster; clusters equal the local path's."""
+    import pyarrow as pa
+
+    from dataplane.store import StageStore, write_parquet
+    from dedup.config import DedupConfig
+    from dedup.local import dedup_table
+
+    work = tmp_path / "work"
+    shards = _dedup_docs()
+    curate = StageStore(work, "curate")
+    paths = {f"web_{i}": write_parquet(curate.shard_path("kept", f"web_{i}"), t) for i, t in enumerate(shards)}
+    curate.mark_many_done({n: ({"kept": [p]}, {}) for n, p in paths.items()})
+    config = tmp_path / "run.yaml"
+    config.write_text(f"workdir: {work}\ndedup: {{threshold: 0.8, docs_per_partition: 100}}\n")
+    address, env = two_node_cluster
+    run = subprocess.run([sys.executable, "-m", "automixer.cli", "dedup", str(config), "--ray-address", address],
+                         capture_output=True, text=True, timeout=360, env=env, cwd=REPO)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "partition(s)" in run.stdout
+    dedup = StageStore(work, "dedup")
+    cluster = pa.concat_tables([dedup.read("kept"), dedup.read("duplicates")])
+    on_cluster = dict(zip(cluster.column("doc_id").to_pylist(), cluster.column("dup_cluster").to_pylist()))
+    local = dedup_table(pa.concat_tables(shards), DedupConfig(threshold=0.8))
+    in_process = dict(zip(local.column("doc_id").to_pylist(), local.column("dup_cluster").to_pylist()))
+    assert on_cluster == in_process
+    assert sum(k != v for k, v in in_process.items()) >= 60

@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 import ray
 
 from automixer.catalog import Catalog
-from automixer.mixing import optimizer
+from automixer.mixing import acquisition
 from automixer.mixing.columns import METRIC, MIX
 from automixer.mixing.metrics import directions_metadata, measure_of
 from automixer.mixing.sampling import sample_mixtures
 from automixer.runtime import cluster_has_gpus, init_ray
 from automixer.stage_run import stage_run
-from automixer.sweep.components import build_components
+from automixer.sweep.components import build_components, pool_shards
 from automixer.sweep.eval_sets import build_eval_sets
 from automixer.sweep.signal import signal_report, signal_table
 from automixer.typed_yaml import to_plain
@@ -68,8 +68,9 @@ def prepare(config) -> Recipe:
     rows = [r for r in rows if r["tokens"] >= config.sweep.min_component_tokens]
     if not rows:
         raise StageError(f"{config.workdir_path}/components: no component has enough tokens to train on")
-    eval_sets = build_eval_sets(config, info, train_ids)
+    eval_sets = build_eval_sets(config, info, train_ids, pool_shards(config.workdir_path))
     blob = json.dumps({"proxy": to_plain(config.proxy), "eval": to_plain(config.sweep.eval),
+                       "decontam_ngram": config.sweep.decontam_ngram,
                        "components": [(r["component"], r["tokens"]) for r in rows],
                        "vocab": info.vocab_size}, sort_keys=True)
     return Recipe(rows, eval_sets, info.vocab_size, hashlib.sha256(blob.encode()).hexdigest()[:12])
@@ -255,11 +256,11 @@ def metric_directions(columns: list[str]) -> dict[str, bool]:
 
 
 def _propose(config, runs: pa.Table, plan: list[RunSpec], k: int, components: list[str]) -> list[RunSpec]:
-    """K new runs from automixer.mixing.optimizer.propose_next, as the next round."""
+    """K new runs from automixer.mixing.acquisition.propose_next, as the next round."""
     rounds = {s.tag for s in plan if s.tag.startswith("next")}
     tag = f"next{len(rounds) + 1}"
     ratios = {r["metric"]: r["rank_ratio"] or r["ratio"] for r in signal_table(runs)}
-    mixtures = optimizer.propose_next(runs, k, config, signal=ratios)
+    mixtures = acquisition.propose_next(runs, k, config, signal=ratios)
     return [RunSpec(f"{tag}-{i:02d}", normalise_mixture(m, components), config.seed, tag)
             for i, m in enumerate(mixtures)]
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from automixer.mixing.columns import METRIC
 
-SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "ensemble")
+SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "ensemble")
 """Surrogates known to ``automixer.mixing.surrogates`` (its registry checks it holds exactly these)."""
 
 SOLVER_NAMES = ("auto", "tpe", "cmaes", "nsga2", "slsqp", "random")
@@ -24,7 +24,7 @@ class FitConfig:
 
     targets: tuple[str, ...] = ()
     """Metrics to fit (``metric/<name>`` or ``<name>``); empty fits every metric column."""
-    candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "ensemble")
+    candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "ensemble")
     """Surrogates tried per target; the best by cross-validation is kept."""
     cv_folds: int = 5
     """K of K-fold cross-validation."""
@@ -100,6 +100,8 @@ class OptimizeConfig:
     """Upper bound on the total weight of synthetic components (1 disables)."""
     trust_region: float = 0.5
     """Maximum L1 distance from the nearest sampled mixture (2 or more disables: the simplex's diameter)."""
+    uncertainty_penalty: float = 1.0
+    """Objective + this many predicted stds (a lower confidence bound on the gain; 0 ranks by the mean only)."""
     min_weight: dict[str, float] = field(default_factory=dict)
     """Per-component lower bounds (component name -> weight)."""
     max_weight: dict[str, float] = field(default_factory=dict)
@@ -124,6 +126,8 @@ class OptimizeConfig:
                 raise ValueError(f"min_weight.{name}={low} exceeds max_weight.{name}={high}")
         if not 0.0 <= self.max_synthetic_share <= 1.0:
             raise ValueError(f"max_synthetic_share must be in [0, 1], got {self.max_synthetic_share}")
+        if self.uncertainty_penalty < 0:
+            raise ValueError(f"uncertainty_penalty must be >= 0 (0 disables), got {self.uncertainty_penalty}")
         if self.trust_region <= 0:
             raise ValueError(f"trust_region must be positive (2 disables it), got {self.trust_region}")
         if self.token_budget <= 0:

@@ -1,7 +1,9 @@
-"""Constrained search for the best mixture over fitted surrogates, and ``propose_next`` for ``sweep --next``.
+"""Constrained search for the best mixture over fitted surrogates (``propose_next`` lives in acquisition.py).
 
 Shape legend: N mixtures, C components, M metrics. The objective is minimised: a weighted sum of the
-metrics' sign-adjusted z-scores (or one metric, with bounds on the others). Constraints: weights sum to
+metrics' sign-adjusted z-scores (or one metric, with bounds on the others), plus
+``optimize.uncertainty_penalty`` times its predicted std (a lower confidence bound on the gain: a mixture
+the surrogates are unsure of must promise more to win). Constraints: weights sum to
 1, per-component min/max (max also from max_epochs * available tokens / token_budget), maximum synthetic
 share, and a trust region (L1 distance to the nearest sampled mixture). Box and simplex are enforced by
 projection; synthetic share, trust region and metric bounds by a penalty (and as SLSQP constraints).
@@ -15,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dataplane.errors import ConfigError, StageError
+from dataplane.errors import ConfigError
 from automixer.mixing.config import OptimizeConfig, metric_key
-from automixer.mixing.metrics import default_objective, group_of, resolve_directions
+from automixer.mixing.metrics import default_objective
 
 PENALTY = 100.0
 TOL = 1e-6
@@ -172,6 +174,7 @@ class Objective:
         else:
             spearman = {m: t.cv.get(t.surrogate, {}).get("spearman") for m, t in sset.targets.items()}
             self.weights, self.chosen_by = default_objective(spearman, cfg.min_signal)
+        self.uncertainty_penalty = cfg.uncertainty_penalty
         self.bounds = {self._known(k, f"optimize.metric_bounds.{k}"): v for k, v in cfg.metric_bounds.items()}
 
     def _known(self, name: str, key: str) -> str:
@@ -181,8 +184,17 @@ class Objective:
         return metric
 
     def __call__(self, X_NC: np.ndarray) -> np.ndarray:
+        mean, std = self.mean_std(X_NC)
+        return mean + self.uncertainty_penalty * std if self.uncertainty_penalty else mean
+
+    def mean_std(self, X_NC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted objective and its std (metrics' errors taken as independent; 0 without uncertainty)."""
         names = list(self.weights)
-        return self.sset.normalized(X_NC, names) @ np.array([self.weights[m] for m in names])
+        w = np.array([self.weights[m] for m in names])
+        if not self.uncertainty_penalty:
+            return self.sset.normalized(X_NC, names) @ w, np.zeros(len(X_NC))
+        z, sd = self.sset.normalized_with_std(X_NC, names)
+        return z @ w, np.sqrt((sd**2) @ w**2)
 
     def of_measured(self, values: dict[str, float]) -> float:
         """The objective of measured metric values (same normalisation as the predictions)."""
@@ -364,67 +376,3 @@ class _quiet_optuna:
         import optuna
 
         optuna.logging.set_verbosity(self.level)
-
-
-def propose_next(runs, k: int, config, signal: dict[str, float] | None = None) -> list[dict[str, float]]:
-    """K new mixtures for ``sweep --next K``: GP lower confidence bound over random simplex candidates.
-
-    The GP is fitted to the objective (config.optimize) of the finished runs; without one, one metric per
-    capability group, equally weighted: the group's metric with the best ``signal`` (the sweep's rank ratio),
-    else its first bpb, loss or other metric. Picks are greedy and kept
-    at least 0.1 (L1) apart from each other and 0.05 from runs already trained, so they are diverse.
-    """
-    from automixer.mixing.runs_table import parse_runs
-    from automixer.mixing.surrogates import GPSurrogate
-
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    parsed = parse_runs(runs, "runs table")
-    opt_cfg = config.optimize
-    weights = {metric_key(opt_cfg.target): 1.0} if opt_cfg.target else {metric_key(m): w for m, w in opt_cfg.objective.items()}
-    weights = {m: w for m, w in (weights or _one_per_group(parsed.metrics, signal)).items() if m in parsed.metrics}
-    if not weights:
-        raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")
-    higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table",
-                                config.fit.lower_is_better)
-    y = sum((-1.0 if higher[m] else 1.0) * w * _z(parsed.metrics[m]) for m, w in weights.items())
-    ok = np.isfinite(y)
-    if ok.sum() < 3:
-        raise StageError(f"sweep --next needs at least 3 finished runs with metrics, got {int(ok.sum())}")
-    gp = GPSurrogate(random_state=config.seed).fit(parsed.X_NC[ok], y[ok])
-    rng = np.random.default_rng(config.seed + 1)
-    bounds = Constraints(parsed.components, np.array([config.sweep.min_weight.get(c, 0.0) for c in parsed.components]),
-                         np.array([config.sweep.max_weight.get(c, 1.0) for c in parsed.components]),
-                         np.zeros(len(parsed.components), bool), 1.0, parsed.X_NC, 2.0)
-    cand = bounds.repair(dirichlet_candidates(parsed.X_NC.mean(0), 4096, rng))
-    mean, std = gp.predict(cand, return_std=True)
-    order = np.argsort(mean - 2.0 * std)
-    picks: list[np.ndarray] = []
-    for i in order:
-        near_runs = np.abs(parsed.X_NC - cand[i]).sum(1).min() < 0.05
-        if near_runs or any(np.abs(p - cand[i]).sum() < 0.1 for p in picks):
-            continue
-        picks.append(cand[i])
-        if len(picks) == k:
-            break
-    return [{c: round(float(w), 6) for c, w in zip(parsed.components, p)} for p in picks]
-
-
-def _one_per_group(metrics, signal: dict[str, float] | None) -> dict[str, float]:
-    """The default objective before any fit: per group, the metric with the best signal (equal weights)."""
-    preference = {"bpb": 2, "loss": 1}
-
-    def rank(m: str) -> tuple[float, int]:
-        return (signal or {}).get(m, 0.0), preference.get(m.rsplit("_", 1)[-1], 0)
-
-    best: dict[str, str] = {}
-    for m in metrics:
-        g = group_of(m)
-        if g not in best or rank(m) > rank(best[g]):
-            best[g] = m
-    return {m: 1.0 / len(best) for m in best.values()}
-
-
-def _z(values: np.ndarray) -> np.ndarray:
-    sd = np.nanstd(values)
-    return (values - np.nanmean(values)) / (sd if sd > 0 else 1.0)

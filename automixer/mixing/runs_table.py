@@ -1,7 +1,9 @@
 """Reading the runs table (``mix/<component>`` weights, ``metric/<name>`` values) and the components table.
 
 Contract (docs/RUNS_TABLE.md): other columns are ignored; a ``status`` column, if present, keeps only
-``ok`` rows; weights are non-negative and each row sums to 1 (within 1e-3; rows are renormalised).
+``ok`` rows; weights are non-negative and each row sums to 1. Rows off by float noise (1e-3) are
+renormalised silently; rows off by what rounding of the printed weights explains (``rounding_tolerance``)
+are renormalised with one warning; anything more is an error naming the row.
 """
 
 from __future__ import annotations
@@ -63,13 +65,48 @@ def parse_runs(table: pa.Table, source: str) -> Runs:
         row, col = bad[0]
         raise InputError(f"{source}: column {mix_cols[col]} row {row}: weight must be a number >= 0, got {X[row, col]}")
     sums = X.sum(axis=1)
-    off = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
-    if len(off):
-        raise InputError(f"{source}: row {off[0]}: mix/* weights sum to {sums[off[0]]:.6g}, expected 1")
+    _check_sums(sums, X, source)
     metrics = {c: _numeric(table, c, source) for c in metric_cols}
     run_ids = [str(v) for v in table.column("run_id").to_pylist()] if "run_id" in table.column_names else []
     directions = recorded_directions(table.schema.metadata, metric_cols)
     return Runs([c[len(MIX):] for c in mix_cols], X / sums[:, None], metrics, source, run_ids, directions)
+
+
+FLOAT_NOISE = 1e-3
+"""Rows whose weights sum to 1 within this are renormalised without a word."""
+_MAX_ROUNDED_DECIMALS = 6
+
+
+def printed_decimals(X: np.ndarray) -> int | None:
+    """Fewest decimals that reproduce every weight (e.g. 3 for a CSV rounded to 0.001); None if over 6."""
+    for d in range(_MAX_ROUNDED_DECIMALS + 1):
+        if np.all(np.abs(np.round(X, d) - X) < 1e-9):
+            return d
+    return None
+
+
+def rounding_tolerance(X: np.ndarray) -> float:
+    """How far from 1 a row's sum may be from rounding alone: components x half the last printed digit
+    (weights printed with at most 6 decimals), else 1%."""
+    d = printed_decimals(X)
+    if d is None:
+        return 0.01
+    return max(X.shape[1] * 0.5 * 10.0**-d, FLOAT_NOISE)
+
+
+def _check_sums(sums: np.ndarray, X: np.ndarray, source: str) -> None:
+    """Error naming the first row off by more than rounding explains; one warning for rounded rows."""
+    off = np.abs(sums - 1.0)
+    tol = rounding_tolerance(X)
+    bad = np.flatnonzero(off > tol)
+    if len(bad):
+        raise InputError(f"{source}: row {bad[0]}: mix/* weights sum to {sums[bad[0]]:.6g}, expected 1 "
+                         f"(rounding of the printed weights explains at most +-{tol:.3g})")
+    rounded = int((off > FLOAT_NOISE).sum())
+    if rounded:
+        warnings.warn(f"{source}: {rounded} rows have mix/* weights summing to 1 only within rounding "
+                      f"(up to +-{off.max():.3g}, tolerance {tol:.3g}); they were renormalised to sum to 1. "
+                      "Write the weights with more decimals to silence this.", stacklevel=3)
 
 
 def _numeric(table: pa.Table, column: str, source: str) -> np.ndarray:

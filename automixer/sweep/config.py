@@ -47,6 +47,9 @@ class EvalSetConfig:
     scored choice, the rest is context."""
     max_items: int = 200
     """Items used (the first ones)."""
+    accuracy: bool = True
+    """format choices: also score every choice for ``<group>_acc``; false scores only the gold
+    continuation (its loss and bits per byte, as Olmix does), at a fraction of the cost."""
 
     def validate(self) -> None:
         if not self.group or "/" in self.group:
@@ -80,6 +83,9 @@ class SweepConfig:
     """Held-out evaluation sets."""
     eval_overlap: Literal["drop", "error"] = "drop"
     """What to do with evaluation items whose doc_id is also a training document."""
+    decontam_ngram: int = 13
+    """Drop evaluation items sharing an n-gram of this many words with a training document (the
+    count dropped is printed); 0 disables (the doc_id check stays)."""
     save_weights: bool = False
     """Keep each proxy's weights (sweep/proxies/<run_id>/model.pt + config.json)."""
     min_component_tokens: int = 1
@@ -98,6 +104,8 @@ class SweepConfig:
             raise ValueError(f"concentrations must be positive numbers, got {list(self.concentrations)}")
         if not 0 <= self.space_filling_share <= 1:
             raise ValueError(f"space_filling_share must be in [0, 1], got {self.space_filling_share}")
+        if self.decontam_ngram < 0:
+            raise ValueError(f"decontam_ngram must be >= 0 (0 disables), got {self.decontam_ngram}")
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
         if not 0 < self.gpus_per_proxy <= 1:

@@ -1,7 +1,9 @@
 """Evaluation sets of the sweep: held-out JSONL files tokenized into scored items, one set per capability group.
 
 Items whose text is also a training document (by doc_id, before or after curation's normalisation) are
-dropped with a count, or rejected with ``sweep.eval_overlap: error``.
+dropped with a count, or rejected with ``sweep.eval_overlap: error``. Then items sharing a long word
+n-gram with any training document are dropped too (``sweep.decontam_ngram``; automixer.sweep.decontam),
+and the count dropped per set is printed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import unicodedata
 from pathlib import Path
 
 from automixer.sweep.components import TokenizerInfo, load_tokenizer
+from automixer.sweep.decontam import contaminated, shard_texts
 from dataplane.errors import InputError, StageError
 from dataplane.jsonl import iter_jsonl
 from dataplane.schema import doc_id_for
@@ -77,8 +80,9 @@ def _choice_item(tok, eos_id: int, cfg, context: str, choices: list[str], label:
     return EvalItem(scored[label], tuple(scored), label)
 
 
-def load_eval_set(config, cfg, tok, info: TokenizerInfo, train_ids: set[str]) -> tuple[EvalSet, int]:
-    """Tokenize one evaluation set; return it and how many items overlapped training documents."""
+def load_eval_set(config, cfg, tok, info: TokenizerInfo, train_ids: set[str]) -> tuple[list[tuple[str, EvalItem]], int]:
+    """Tokenize one evaluation set: (its full text, item) pairs, and how many items were dropped as
+    training documents (same doc_id)."""
     path = Path(cfg.path)
     seq_len = config.proxy.model.seq_len
     items, overlapping = [], 0
@@ -95,28 +99,44 @@ def load_eval_set(config, cfg, tok, info: TokenizerInfo, train_ids: set[str]) ->
             full = (text + cfg.choice_prefix + choices[label] if cfg.choices_are == "endings"
                     else choices[label] + cfg.choice_prefix + text)
             item = _choice_item(tok, info.eos_id, cfg, text, choices, label, seq_len)
+            if not cfg.accuracy:  # score only the gold continuation
+                item = EvalItem(item.text)
         if normalised_ids(full) & train_ids:
             if config.sweep.eval_overlap == "error":
                 raise InputError(f"{where}: evaluation item is also a training document (same doc_id); "
                                  "remove it or set sweep.eval_overlap: drop")
             overlapping += 1
             continue
-        items.append(item or _text_item(tok, info.eos_id, text, seq_len))
-    if not items:
-        raise InputError(f"{path}: no evaluation items left (read {cfg.max_items} at most, {overlapping} overlapped training)")
-    return EvalSet(cfg.group, path.name, tuple(items)), overlapping
+        items.append((full, item or _text_item(tok, info.eos_id, text, seq_len)))
+    return items, overlapping
 
 
-def build_eval_sets(config, info: TokenizerInfo, train_ids: set[str]) -> list[EvalSet]:
-    """Every configured evaluation set, tokenized; items found among the training docs are dropped
-    (or raise, with sweep.eval_overlap: error)."""
+def build_eval_sets(config, info: TokenizerInfo, train_ids: set[str], train_shards: list[Path] = ()) -> list[EvalSet]:
+    """Every configured evaluation set, tokenized and decontaminated: items found among the training
+    docs are dropped (or raise, with sweep.eval_overlap: error), then items sharing a
+    ``sweep.decontam_ngram``-word n-gram with a document of ``train_shards`` (one streaming pass)."""
     if not config.sweep.eval:
         raise StageError("sweep.eval lists no evaluation sets; the sweep needs at least one to score proxies")
     tok, _ = load_tokenizer(config)
-    sets = []
+    loaded, by_id = [], []
     for cfg in config.sweep.eval:
-        es, overlapping = load_eval_set(config, cfg, tok, info, train_ids)
+        pairs, overlapping = load_eval_set(config, cfg, tok, info, train_ids)
         if overlapping:
             print(f"[sweep] {cfg.path}: dropped {overlapping} evaluation items that are also training documents")
-        sets.append(es)
+        loaded.append(pairs)
+        by_id.append(overlapping)
+    n = config.sweep.decontam_ngram
+    flat = [full for pairs in loaded for full, _ in pairs]
+    hit = contaminated(flat, shard_texts(list(train_shards)), n) if n and train_shards else set()
+    sets, offset = [], 0
+    for cfg, pairs, overlapping in zip(config.sweep.eval, loaded, by_id):
+        kept = [item for i, (_, item) in enumerate(pairs) if offset + i not in hit]
+        dropped = len(pairs) - len(kept)
+        offset += len(pairs)
+        if n and train_shards:
+            print(f"[sweep] {cfg.path}: {n}-gram decontamination dropped {dropped} of {len(pairs)} items")
+        if not kept:
+            raise InputError(f"{cfg.path}: no evaluation items left (read {cfg.max_items} at most; {overlapping} "
+                             f"were training documents, {dropped} shared a {n}-gram with one)")
+        sets.append(EvalSet(cfg.group, Path(cfg.path).name, tuple(kept)))
     return sets

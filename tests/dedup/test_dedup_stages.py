@@ -1,4 +1,4 @@
-"""The four dedup steps in a plain loop: exact and near dups, keepers, scopes, edge cases."""
+"""The chain in process on tables: exact and near dups, keepers, scopes, edge cases."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dedup.buckets import BandGroupStage, BandKeyStage, candidate_pairs
-from dedup.clusters import UnionFind, verify_pairs
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
-from dedup.local import dedup_table, find_clusters, with_defaults
-from dedup.signatures import SignatureStage
+from dedup.local import dedup_table
 from dedup_testdata import doc_table, make_doc, near_copy
 
 
@@ -87,38 +84,6 @@ def test_results_are_deterministic_and_independent_of_input_order():
         assert shuffled["dup_cluster"][new] == first["dup_cluster"][old]
 
 
-def test_band_groups_per_sorted_block_match_one_block():
-    docs = [make_doc(i, 30) for i in range(30)]
-    texts = docs + [near_copy(d, 1, i) for i, d in enumerate(docs)]
-    cfg = DedupConfig()
-    keys = BandKeyStage(cfg)(SignatureStage(cfg)(with_defaults(doc_table(texts)))).sort_by("key")
-    whole = candidate_pairs(keys.column("key").to_numpy(), keys.column("gid").to_numpy(), 50)
-    blocks = [keys.slice(i, 37) for i in range(0, keys.num_rows, 37)]
-    rows = pa.concat_tables([BandGroupStage(cfg)(b) for b in blocks])
-    assert rows.num_rows < keys.num_rows
-    np.testing.assert_array_equal(candidate_pairs(rows.column("key").to_numpy(), rows.column("gid").to_numpy(), 50), whole)
-
-
-def test_candidate_pairs_cover_small_groups_fully_and_large_ones_as_a_star():
-    key = np.array([1, 1, 1, 2, 2, 2, 2, 3])
-    gid = np.array([5, 3, 4, 9, 8, 7, 6, 1])
-    assert candidate_pairs(key, gid, 3).tolist() == [[3, 4], [3, 5], [4, 5], [6, 7], [6, 8], [6, 9]]
-
-
-def test_verification_drops_pairs_below_the_threshold():
-    sig = np.array([[1, 2, 3, 4], [1, 2, 3, 9], [1, 7, 8, 9]], dtype=np.uint32)
-    pairs = np.array([[0, 1], [0, 2]])
-    assert verify_pairs(pairs, lambda g: sig[g], 0.75).tolist() == [[0, 1]]
-
-
-def test_union_find_joins_transitively():
-    uf = UnionFind(5)
-    uf.union(0, 1)
-    uf.union(3, 1)
-    roots = uf.roots()
-    assert roots[0] == roots[1] == roots[3] and len(set(roots.tolist())) == 3
-
-
 def test_disabled_dedup_keeps_everything():
     base = make_doc(10)
     out = run([base, base], DedupConfig(enabled=False))
@@ -127,11 +92,11 @@ def test_disabled_dedup_keeps_everything():
 
 def test_filter_stage_splits_kept_and_duplicates_without_losing_rows():
     base = make_doc(11)
-    docs = with_defaults(doc_table([base, base, make_doc(12)]))
     cfg = DedupConfig()
-    parts = FilterStage(cfg, find_clusters(docs, SignatureStage(cfg)(docs), cfg))(docs)
+    marked = dedup_table(doc_table([base, base, make_doc(12)]), cfg)
+    parts = FilterStage(cfg, marked.select(["gid", "dup_cluster", "dup_kept", "reason"]))(marked)
     assert parts["kept"].num_rows == 2 and parts["duplicates"].num_rows == 1
-    assert parts["duplicates"].column("dup_cluster")[0].as_py() == docs.column("doc_id")[0].as_py()
+    assert parts["duplicates"].column("dup_cluster")[0].as_py() == marked.column("doc_id")[0].as_py()
 
 
 def test_char_shingles_find_near_duplicate_code():

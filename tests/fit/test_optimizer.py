@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from automixer.mixing import optimizer
+from automixer.mixing import acquisition, optimizer
 from automixer.config import config_from_dict
 from automixer.mixing.config import OptimizeConfig
 from automixer.mixing.surrogates import SurrogateSet, TargetModel
@@ -127,10 +127,41 @@ def test_missing_token_counts_skip_max_epochs_with_a_warning(parsed60):
 
 def test_propose_next_gives_k_diverse_mixtures_near_the_optimum(runs60, tmp_path):
     config = config_from_dict({"workdir": str(tmp_path), "optimize": {"objective": {"loss": 1.0}}})
-    picks = optimizer.propose_next(runs60, 4, config)
+    picks = acquisition.propose_next(runs60, 4, config)
     assert len(picks) == 4
     X = np.array([[p[c] for c in COMPONENTS] for p in picks])
     assert np.allclose(X.sum(1), 1, atol=1e-5) and (X >= 0).all()
     assert min(np.abs(X[i] - X[j]).sum() for i in range(4) for j in range(i)) >= 0.1
     assert BowlOracle().predict(X[:1])[0] < 2.55  # the first pick is the most promising: near the optimum
-    assert picks == optimizer.propose_next(runs60, 4, config)
+    assert picks == acquisition.propose_next(runs60, 4, config)
+
+
+class NoisyBowl(BowlOracle):
+    """The bowl, with a std that is large on the code-heavy side (a surrogate unsure there)."""
+
+    provides_std = True
+
+    def predict(self, X, return_std=False):
+        mean = super().predict(X)
+        return (mean, 2.0 * np.asarray(X)[:, 0]) if return_std else mean
+
+
+def test_uncertainty_penalty_makes_an_uncertain_mixture_promise_more():
+    sset = SurrogateSet(COMPONENTS, {"metric/loss": TargetModel("metric/loss", "oracle", NoisyBowl(), False, 3.0, 0.5)})
+    X = np.array([OPTIMUM, [0.25, 0.35, 0.3, 0.1]])
+    plain = optimizer.Objective(sset, OptimizeConfig(uncertainty_penalty=0.0))(X)
+    lcb = optimizer.Objective(sset, OptimizeConfig(uncertainty_penalty=1.0))(X)
+    np.testing.assert_allclose(lcb - plain, 2.0 * X[:, 0] / 0.5)
+    assert plain[0] < plain[1] and lcb[0] > lcb[1]  # the sure mixture wins once uncertainty counts
+
+
+def test_propose_next_picks_from_a_given_candidate_set(parsed60, tmp_path):
+    config = config_from_dict({"workdir": str(tmp_path), "optimize": {"objective": {"loss": 1.0}}})
+    pool = np.random.default_rng(7).dirichlet(np.ones(4), size=40)
+    pool[11] = OPTIMUM
+    from automixer.mixing.acquisition import propose_indices
+
+    picks = propose_indices(parsed60, 4, config, pool)
+    assert len(set(picks)) == 4 and picks[0] == 11  # the optimum first, then where the GPs know least
+    mixtures = acquisition.propose_next(parsed60.to_table(), 2, config, candidates=[dict(zip(COMPONENTS, r)) for r in pool])
+    assert mixtures[0] == {c: round(float(w), 6) for c, w in zip(COMPONENTS, OPTIMUM)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,3 +48,39 @@ def test_reads_csv_and_parquet_alike(tmp_path):
 def test_workdir_without_runs_says_what_to_run(tmp_path):
     with pytest.raises(StageError, match="run automixer sweep first, or pass --runs FILE"):
         read_runs_workdir(tmp_path)
+
+
+def _rounded_csv(path, rows_NC, decimals=3):
+    names = [f"d{i:02d}" for i in range(rows_NC.shape[1])]
+    lines = [",".join(["run_id"] + [f"mix/{n}" for n in names] + ["metric/loss"])]
+    for i, row in enumerate(rows_NC):
+        lines.append(",".join([f"r{i}"] + [f"{w:.{decimals}f}" for w in row] + [f"{i * 0.1:.2f}"]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_rounded_to_3_decimals_is_renormalised_with_one_warning(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.full(24, 0.5), size=30)
+    sums = X.round(3).sum(axis=1)
+    assert (np.abs(sums - 1) > 1e-3).sum() >= 5  # the file really is off by more than float noise
+    path = _rounded_csv(tmp_path / "rounded.csv", X)
+    with pytest.warns(UserWarning, match=r"rounded.csv: \d+ rows have mix/\* weights summing to 1 only within rounding") as rec:
+        runs = read_runs_file(path)
+    assert len([w for w in rec if "within rounding" in str(w.message)]) == 1
+    assert f"{int((np.abs(sums - 1) > 1e-3).sum())} rows" in str(rec[0].message)
+    np.testing.assert_allclose(runs.X_NC.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(runs.X_NC, X.round(3) / sums[:, None])
+
+
+def test_rounded_csv_off_by_more_than_rounding_names_the_row(tmp_path):
+    X = np.random.default_rng(1).dirichlet(np.full(24, 0.5), size=10).round(3)
+    X[4, 0] += 0.02  # 24 components x 0.0005 = 0.012 is what rounding explains
+    with pytest.raises(InputError, match=r"bad.csv: row 4: mix/\* weights sum to 1.0[12]\d*, expected 1 \(rounding"):
+        read_runs_file(_rounded_csv(tmp_path / "bad.csv", X))
+
+
+def test_full_precision_weights_keep_the_float_noise_check_quiet(recwarn):
+    runs = parse_runs(_table(**{"mix/x": [0.5, 0.2004, 1.0]}), "t")
+    assert runs.X_NC.sum(axis=1).tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert not [w for w in recwarn if "rounding" in str(w.message)]

@@ -10,6 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from automixer.mixing.runs_table import parse_runs, synthetic_runs
 from automixer.mixing.surrogates import REGISTRY, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate
+from automixer.mixing.surrogates._selection import grouped_folds, mixture_groups
 
 ALL = sorted(REGISTRY)
 
@@ -93,3 +94,23 @@ def test_cross_validation_prefers_the_model_of_the_right_shape():
     by_name = {r.surrogate: r for r in results}
     assert by_name["gp"].spearman > 0.9 > by_name["linear"].spearman
     assert choose(results).surrogate == "gp"
+
+
+def test_cv_folds_keep_seed_repeats_of_a_mixture_together():
+    X = np.random.default_rng(0).dirichlet(np.ones(4), size=20)
+    repeats = X[[0, 0, 3, 7, 7, 7]] + np.random.default_rng(1).uniform(-4e-4, 4e-4, size=(6, 4))
+    X_all = np.vstack([X, repeats])
+    groups = mixture_groups(X_all)
+    assert len(np.unique(groups)) == 20
+    for seed in range(5):
+        folds = grouped_folds(X_all, 5, seed)
+        assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(26))
+        for train, test in folds:
+            assert not set(groups[train]) & set(groups[test])
+        assert max(len(t) for _, t in folds) - min(len(t) for _, t in folds) <= 4  # a repeat group of 4 may tip one
+    assert [t.tolist() for _, t in grouped_folds(X_all, 5, 3)] == [t.tolist() for _, t in grouped_folds(X_all, 5, 3)]
+
+
+def test_cv_of_one_repeated_mixture_says_why_it_cannot_split():
+    with pytest.raises(ValueError, match="at least 2 distinct mixtures"):
+        grouped_folds(np.full((6, 3), 1 / 3), 5, 0)

@@ -122,7 +122,7 @@ def test_asking_again_for_trained_mixtures_trains_nothing(tiny, monkeypatch):
 def test_next_round_appends_proposed_mixtures(tiny, monkeypatch):
     config, _ = tiny
     proposals = [{"mix/code.q0": 1.0}, {"math.q1": 2.0, "prose.q0": 2.0}]
-    monkeypatch.setattr(flow.optimizer, "propose_next", lambda runs, k, cfg, **_: proposals[:k])
+    monkeypatch.setattr(flow.acquisition, "propose_next", lambda runs, k, cfg, **_: proposals[:k])
     flow.run_sweep(config, next_k=2)
     rows = {r["run_id"]: r for r in _runs(config).to_pylist()}
     assert rows["next1-00"]["mix/code.q0"] == 1.0 and rows["next1-01"]["mix/math.q1"] == 0.5

@@ -15,14 +15,17 @@ from automixer.mixing.surrogates._models import (
     LinearSurrogate,
     LogLinearSurrogate,
     MixingLawSurrogate,
+    SqrtLinearSurrogate,
 )
 from automixer.mixing.surrogates._registry import REGISTRY, load_surrogate, make_surrogate, save_surrogate
-from automixer.mixing.surrogates._selection import CVResult, choose, cross_validate, out_of_fold, score
+from automixer.mixing.surrogates._selection import (
+    CVResult, choose, cross_validate, grouped_folds, mixture_groups, out_of_fold, score,
+)
 from automixer.mixing.surrogates._set import SurrogateSet, TargetModel
 
 __all__ = [
     "REGISTRY", "SurrogateBase", "LightGBMSurrogate", "GPSurrogate", "LinearSurrogate", "LogLinearSurrogate",
-    "MixingLawSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
-    "load_surrogate", "cross_validate", "choose", "out_of_fold", "score", "transform_weights",
+    "MixingLawSurrogate", "SqrtLinearSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
+    "load_surrogate", "cross_validate", "choose", "grouped_folds", "mixture_groups", "out_of_fold", "score", "transform_weights",
     "SurrogateSet", "TargetModel",
 ]

@@ -1,54 +1,83 @@
-"""Mean of several surrogates; its spread (plus the members' own variance) is the uncertainty."""
+"""Weighted mean of several surrogates, weighted by their out-of-fold error; the spread is the uncertainty."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import nnls
 
 from automixer.mixing.surrogates._base import SurrogateBase
-from automixer.mixing.surrogates._models import BASE_MODELS
+from automixer.mixing.surrogates._models import BASE_MODELS, inner_oof
 from automixer.mixing.surrogates._persist import load_model, make_model, save_model
+
+WEIGHTINGS = ("equal", "inverse_error", "stacked")
 
 
 class EnsembleSurrogate(SurrogateBase):
-    """Average of member surrogates (names from the registry).
+    """Weighted average of member surrogates (names from the registry).
 
     members: names of single-model surrogates (``BASE_MODELS``); the ensemble may not contain itself.
+    weighting: equal; inverse_error (weights 1 / out-of-fold mean squared error); or stacked (non-negative
+        least squares of y on the members' out-of-fold predictions, scaled to sum 1). Out-of-fold
+        predictions are the members' closed-form leave-one-out ones where they have them (GP, ridge), else
+        an inner grouped 5-fold.
     random_state: passed to members that take one.
-    The std is the law of total variance over members: mean of member variances (0 for members without
-    uncertainty) plus the variance of member means.
+    The std is the law of total variance over members, with the same weights: weighted mean of member
+    variances plus the weighted variance of member means.
     """
 
     provides_std = True
 
-    def __init__(self, *, members=("lightgbm", "gp", "linear", "mixing_law"), random_state=0):
+    def __init__(self, *, members=("gp", "sqrt_linear", "loglinear"), weighting="stacked", random_state=0):
         self.members = members
+        self.weighting = weighting
         self.random_state = random_state
 
     def _fit(self, X, y):
         if not self.members or "ensemble" in self.members:
             raise ValueError(f"ensemble members must be non-empty and not include 'ensemble', got {self.members!r}")
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown ensemble weighting {self.weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
         self.estimators_ = [make_model(BASE_MODELS, name, self.random_state).fit(X, y) for name in self.members]
+        self.weights_ = self._weights(X, y)
+
+    def _oof(self, est, X, y) -> np.ndarray:
+        if hasattr(est, "loo_pred_"):
+            return est.loo_pred_
+        return inner_oof(lambda a, b: make_model(BASE_MODELS, self.members[self.estimators_.index(est)],
+                                                 self.random_state).fit(a, b).predict, X, y, self.random_state)
+
+    def _weights(self, X, y) -> np.ndarray:
+        m = len(self.estimators_)
+        if self.weighting == "equal" or m == 1:
+            return np.full(m, 1.0 / m)
+        oof_NM = np.column_stack([self._oof(est, X, y) for est in self.estimators_])
+        mse = np.mean((oof_NM - y[:, None]) ** 2, axis=0)
+        inverse = 1.0 / np.maximum(mse, 1e-12)
+        if self.weighting == "stacked":
+            # Centre both sides so the fit is about shape, not level; NNLS then rescale to a convex mix.
+            w, _ = nnls(oof_NM - oof_NM.mean(0), y - y.mean())
+            if w.sum() > 0:
+                return w / w.sum()
+        return inverse / inverse.sum()
 
     def _predict(self, X, return_std):
         means, variances = [], []
         for est in self.estimators_:
-            if est.provides_std:
-                mean, std = est.predict(X, return_std=True)
-                variances.append(std**2)
-            else:
-                mean = est.predict(X)
-                variances.append(np.zeros(len(X)))
+            mean, std = est.predict(X, return_std=True) if est.provides_std else (est.predict(X), np.zeros(len(X)))
             means.append(mean)
+            variances.append(std**2)
         means_MN = np.asarray(means)
-        mean_N = means_MN.mean(axis=0)
+        w = self.weights_[:, None]
+        mean_N = (w * means_MN).sum(axis=0)
         if not return_std:
             return mean_N
-        return mean_N, np.sqrt(np.mean(variances, axis=0) + means_MN.var(axis=0))
+        spread = (w * (means_MN - mean_N) ** 2).sum(axis=0)
+        return mean_N, np.sqrt((w * np.asarray(variances)).sum(axis=0) + spread)
 
     def _state(self):
-        return {}, {}
+        return {}, {"weights": self.weights_}
 
     def save_state(self, folder: Path) -> dict:
         state = super().save_state(folder)
@@ -59,3 +88,4 @@ class EnsembleSurrogate(SurrogateBase):
 
     def _restore(self, state, arrays, folder):
         self.estimators_ = [load_model(BASE_MODELS, folder / d) for d in state["member_dirs"]]
+        self.weights_ = arrays["weights"]

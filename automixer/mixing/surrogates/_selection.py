@@ -2,6 +2,9 @@
 
 Scores are computed on the pooled out-of-fold predictions (folds of ~12 runs are too small to
 score one by one): Spearman rho (ranking, what the optimizer needs), R^2 and MAE.
+
+Folds are grouped: runs whose mixtures are equal within ``SAME_MIXTURE`` (seed repeats of one mixture)
+always share a fold, so a model is never scored on a mixture it was trained on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.metrics import mean_absolute_error, r2_score
-from sklearn.model_selection import KFold
+
+SAME_MIXTURE = 1e-3
+"""Two runs are repeats of one mixture when no weight differs by more than this."""
 
 
 @dataclass
@@ -29,11 +34,48 @@ class CVResult:
         return {"spearman": self.spearman, "r2": self.r2, "mae": self.mae}
 
 
+def mixture_groups(X_NC: np.ndarray, tol: float = SAME_MIXTURE) -> np.ndarray:
+    """Group id per run: runs whose weights all agree within ``tol`` (chained) share an id."""
+    n = len(X_NC)
+    parent = np.arange(n)
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    close = np.abs(X_NC[:, None, :] - X_NC[None, :, :]).max(axis=2) <= tol
+    for i, j in zip(*np.nonzero(np.triu(close, k=1))):
+        parent[root(i)] = root(j)
+    roots = np.array([root(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1]
+
+
+def grouped_folds(X_NC: np.ndarray, folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs of a shuffled K-fold where repeats of one mixture share a fold.
+
+    Groups are visited in a seeded random order, each going to the currently smallest fold, so folds stay
+    balanced; with no repeats this is a plain shuffled K-fold.
+    """
+    groups = mixture_groups(X_NC)
+    if groups.max() < 1:
+        raise ValueError(f"cross-validation needs at least 2 distinct mixtures, got {len(X_NC)} runs of one mixture")
+    k = max(2, min(folds, groups.max() + 1))
+    sizes = np.zeros(k, dtype=int)
+    fold_of_group = np.empty(groups.max() + 1, dtype=int)
+    for g in np.random.default_rng(random_state).permutation(groups.max() + 1):
+        f = int(np.argmin(sizes))
+        fold_of_group[g] = f
+        sizes[f] += int((groups == g).sum())
+    fold = fold_of_group[groups]
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
+
+
 def out_of_fold(estimator, X: np.ndarray, y: np.ndarray, folds: int, random_state: int) -> np.ndarray:
-    """Predictions for every run from a model that did not see it (K-fold, shuffled)."""
-    k = max(2, min(folds, len(y)))
+    """Predictions for every run from a model that did not see it nor a repeat of its mixture."""
     oof = np.empty(len(y))
-    for train, test in KFold(k, shuffle=True, random_state=random_state).split(X):
+    for train, test in grouped_folds(X, folds, random_state):
         oof[test] = clone(estimator).fit(X[train], y[train]).predict(X[test])
     return oof
 

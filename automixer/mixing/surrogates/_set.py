@@ -64,6 +64,20 @@ class SurrogateSet:
                 / self.targets[m].scale for m in metrics]
         return np.column_stack(cols)
 
+    def normalized_with_std(self, X_NC: np.ndarray, metrics: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``normalized`` and the std of each column in the same units (0 for models without uncertainty)."""
+        metrics = metrics or list(self.targets)
+        means, stds = [], []
+        for m in metrics:
+            tm = self.targets[m]
+            if tm.model.provides_std:
+                mean, std = tm.model.predict(X_NC, return_std=True)
+            else:
+                mean, std = tm.model.predict(X_NC), np.zeros(len(X_NC))
+            means.append(tm.sign * (mean - tm.center) / tm.scale)
+            stds.append(std / tm.scale)
+        return np.column_stack(means), np.column_stack(stds)
+
     def weights_matrix(self, mixtures: list[dict[str, float]]) -> np.ndarray:
         """Rows of weights in ``components`` order; missing components count as 0."""
         unknown = sorted({k for m in mixtures for k in m} - set(self.components))
