@@ -187,7 +187,7 @@ def main() -> None:
     config = load_config(args.config)
     runs = pq.read_table(config.workdir_path / "sweep" / "runs.parquet")
     out_path = config.workdir_path / "signal_study.json"
-    study = json.loads(out_path.read_text()) if out_path.exists() else {}
+    study = {}
     study["swarm"] = swarm_signal(runs)
     study["sources"] = source_correlations(runs)
     print("swarm rank ratio:", json.dumps({k: v["rank_ratio"] for k, v in study["swarm"].items()}))
@@ -199,7 +199,8 @@ def main() -> None:
     if args.train:
         study["train"] = retrain(config, runs, args.train_mixtures)
         print("retrain rank ratio:", json.dumps(study["train"], indent=1))
-    out_path.write_text(json.dumps(study, indent=1))
+    merged = json.loads(out_path.read_text()) if out_path.exists() else {}  # keep sections of other runs
+    out_path.write_text(json.dumps({**merged, **study}, indent=1))
     print(f"-> {out_path}")
 
 
