@@ -12,10 +12,12 @@ pair (two documents in one cluster; up to --score-pairs of them, sampled) is che
 for precision, and counts as a positive for recall too when it reaches the threshold.
 
 Scale curve, per size: ``automixer dedup --input docs.jsonl --output DIR --threshold 0.8`` in a fresh
-process (docs/s of the whole command, reading and writing included); peak RSS (VmHWM) of the driver
+process (docs/s of the whole command, reading and writing included, by wall time and by the command's CPU
+time, which other work on a shared machine disturbs less); peak RSS (VmHWM) of the driver
 and of its largest descendant process, polled from /proc.
 
-Side by side, at --compare-size, each method in a fresh process, median of --repeats runs, one core:
+Side by side, at --compare-size, each method in a fresh process, median of --repeats runs (rounds
+interleave the methods, so load from other work falls on all alike), one core, wall and CPU docs/s:
 the chain in process (dedup.local.dedup_table: signatures, LSH, verification, clusters, keepers), rensa
 (RMinHash + RMinHashLSH with 16 bands, then union-find clusters and keepers) and a plain datasketch loop
 (MinHash.update per shingle, MinHashLSH insert and query per document, union-find). All get the same
@@ -203,9 +205,13 @@ def _status(pid: int) -> tuple[int, int]:
         return -1, 0
 
 
-def run_command(args: list[str]) -> tuple[float, float, float, str]:
-    """(seconds, driver peak RSS MB, largest descendant peak RSS MB, output) of a command."""
+def run_command(args: list[str]) -> tuple[float, float, float, float, str]:
+    """(seconds, CPU seconds, driver peak RSS MB, largest descendant peak RSS MB, output) of a command."""
+    import resource
+
     start = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = usage.ru_utime + usage.ru_stime
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     peaks: dict[int, int] = {}
     while proc.poll() is None:
@@ -222,9 +228,11 @@ def run_command(args: list[str]) -> tuple[float, float, float, str]:
             peaks[pid] = max(peaks.get(pid, 0), parents.get(pid, (0, 0))[1])
         time.sleep(0.2)
     seconds = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = proc.stdout.read()
     driver = peaks.pop(proc.pid, 0)
-    return seconds, driver / 1024, (max(peaks.values()) / 1024 if peaks else 0.0), output
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    return seconds, cpu, driver / 1024, (max(peaks.values()) / 1024 if peaks else 0.0), output
 
 
 def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) -> None:
@@ -234,7 +242,7 @@ def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) ->
     out_dir = workdir / f"out-{size}"
     cmd = [sys.executable, "-m", "automixer.cli", "dedup", "--input", str(path), "--output", str(out_dir),
            "--threshold", str(threshold)]
-    seconds, driver_mb, worker_mb, output = run_command(cmd)
+    seconds, cpu, driver_mb, worker_mb, output = run_command(cmd)
     if "dedup:" not in output:
         print(output[-3000:])
         raise SystemExit(f"the dedup command failed at {size} documents")
@@ -246,7 +254,8 @@ def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) ->
     text_of = {i: t for i, t in zip(all_ids, texts) if i in needed}
     p, r, n = score(pairs, truth, text_of, threshold, score_pairs)
     worker = f"{worker_mb:8.0f}" if worker_mb else "       -"
-    print(f"{size:>9d} {seconds:8.1f} {size / seconds:8.0f} {driver_mb:10.0f} {worker:>9s} {p:9.4f} {r:7.4f} {n:8d}", flush=True)
+    print(f"{size:>9d} {seconds:8.1f} {size / seconds:8.0f} {size / cpu:10.0f} {driver_mb:10.0f} {worker:>9s} "
+          f"{p:9.4f} {r:7.4f} {n:8d}", flush=True)
 
 
 # --- side by side, each in a fresh process ----------------------------------------------------------
@@ -270,7 +279,7 @@ def _union_find_keepers(n: int, pairs) -> list[int]:
 def worker(method: str, path: Path, threshold: float) -> dict:
     """Time one method on the documents of ``path`` (reading excluded); return seconds and clusters."""
     _, texts = read_texts(path)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if method == "automixer":
         import pyarrow as pa
 
@@ -304,31 +313,36 @@ def worker(method: str, path: Path, threshold: float) -> dict:
                 pairs.extend((j, i) for j in lsh.query(m))
                 lsh.insert(i, m)
         cluster = _union_find_keepers(len(texts), pairs)
-    return {"seconds": time.perf_counter() - start, "cluster": cluster}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "cluster": cluster}
 
 
 def compare(size: int, workdir: Path, threshold: float, repeats: int, score_pairs: int, methods: list[str]) -> None:
+    """Each method ``repeats`` times in a fresh process; rounds interleave the methods, so that load from
+    other work on the machine falls on all of them alike. Wall and CPU docs/s, median of the runs."""
     path, truth = corpus(size, workdir)
     ids, texts = read_texts(path)
     text_of = dict(zip(ids, texts))
-    print(f"\nside by side on {size} documents, each run in a fresh process, median of {repeats}:")
-    print(f"{'method':12s} {'docs/s':>8s} {'runs (s)':>24s} {'precision':>9s} {'recall':>7s} {'pairs':>7s}")
-    for method in methods:
-        runs, result = [], None
-        for _ in range(repeats):
+    runs: dict[str, list] = {m: [] for m in methods}
+    last: dict[str, dict] = {}
+    for _ in range(repeats):
+        for method in methods:
             out = subprocess.run([sys.executable, __file__, "--worker", method, "--input", str(path),
                                   "--threshold", str(threshold)], capture_output=True, text=True, cwd=REPO)
             if out.returncode != 0:
                 print(f"{method}: failed: {out.stderr[-800:]}")
-                break
-            result = json.loads(out.stdout.splitlines()[-1])
-            runs.append(result["seconds"])
-        if not runs:
+                continue
+            last[method] = json.loads(out.stdout.splitlines()[-1])
+            runs[method].append((last[method]["seconds"], last[method]["cpu"]))
+    print(f"\nside by side on {size} documents, each run in a fresh process, median of {repeats} (rounds interleaved):")
+    print(f"{'method':12s} {'docs/s':>8s} {'docs/cpu-s':>10s} {'wall runs (s)':>22s} {'precision':>9s} {'recall':>7s} {'pairs':>7s}")
+    for method in methods:
+        if not runs[method]:
             continue
-        p, r, n = score(cluster_pairs(ids, result["cluster"]), truth, text_of, threshold, score_pairs)
-        seconds = statistics.median(runs)
-        print(f"{method:12s} {size / seconds:8.0f} {' '.join(f'{s:.1f}' for s in runs):>24s} {p:9.4f} {r:7.4f} {n:7d}",
-              flush=True)
+        p, r, n = score(cluster_pairs(ids, last[method]["cluster"]), truth, text_of, threshold, score_pairs)
+        wall = statistics.median(w for w, _ in runs[method])
+        cpu = statistics.median(c for _, c in runs[method])
+        listed = " ".join(f"{w:.1f}" for w, _ in runs[method])
+        print(f"{method:12s} {size / wall:8.0f} {size / cpu:10.0f} {listed:>22s} {p:9.4f} {r:7.4f} {n:7d}", flush=True)
 
 
 def main() -> int:
@@ -355,7 +369,7 @@ def main() -> int:
     if sizes:
         print("scale curve: automixer dedup --input docs.jsonl --output DIR --threshold "
               f"{args.threshold} (one fresh process per size)")
-        print(f"{'documents':>9s} {'seconds':>8s} {'docs/s':>8s} {'driver MB':>10s} {'worker MB':>9s} "
+        print(f"{'documents':>9s} {'seconds':>8s} {'docs/s':>8s} {'docs/cpu-s':>10s} {'driver MB':>10s} {'worker MB':>9s} "
               f"{'precision':>9s} {'recall':>7s} {'pairs':>8s}", flush=True)
         for size in sizes:
             scale_point(size, workdir, args.threshold, args.score_pairs)

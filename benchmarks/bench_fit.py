@@ -139,11 +139,15 @@ def draw_figures(runs: Runs, n_train: int, draw: int, candidates: list[str], fol
     return out
 
 
-def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int) -> None:
-    """Mean held-out Spearman per group at 60 and 30 runs; calibration and top pick at 60."""
-    for n_train in (60, 30):
+def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int, train_sizes: list[int]) -> None:
+    """Mean held-out Spearman per group, calibration and top pick, at each training size."""
+    for n_train in train_sizes:
         started = time.perf_counter()
-        results = [draw_figures(runs, n_train, d, candidates, folds) for d in range(draws)]
+        results = []
+        for d in range(draws):
+            results.append(draw_figures(runs, n_train, d, candidates, folds))
+            print(f"  draw {d} at {n_train} runs: cv choice " + " ".join(
+                f"{g} {results[-1]['rho']['cv choice', g]:.3f}" for g in GROUP_NAMES), flush=True)
         print(f"\nheld-out Spearman, mean over {draws} draws of {n_train} training runs "
               f"(predicting the other {runs.num_runs - n_train}; CV {folds}-fold grouped):")
         print(f"{'surrogate':12s}" + "".join(f"{g:>13s}" for g in GROUP_NAMES))
@@ -173,7 +177,7 @@ def active_learning(runs: Runs, repeats: int) -> None:
     from automixer.mixing.surrogates import make_surrogate
 
     sizes = list(range(15, 61, 5))
-    curves = {m: np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for m in ("proposal", "random")}
+    curves = {m: np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for m in ("both", "accuracy", "random")}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeats):
@@ -195,27 +199,30 @@ def active_learning(runs: Runs, repeats: int) -> None:
                         used += list(rng.choice(rest, 5, replace=False))
                     else:
                         sub = Runs(runs.components, runs.X_NC[used], {k: v[used] for k, v in runs.metrics.items()}, "pool")
-                        used += list(rest[propose_indices(sub, 5, config, runs.X_NC[rest])])
+                        used += list(rest[propose_indices(sub, 5, config, runs.X_NC[rest], aim=method)])
     print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; GP held-out Spearman, "
-          f"mean of {repeats} repeats):")
-    print(f"{'runs':>5s}" + "".join(f"{f'{m[:4]} {g[:6]}':>13s}" for g in GROUP_NAMES for m in curves))
+          f"mean of {repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and "
+          "accuracy picks (sweep --next), 'accuracy' only integrated-variance picks:")
+    print(f"{'runs':>5s}" + "".join(f"{f'{m[:4]} {g[:6]}':>12s}" for g in GROUP_NAMES for m in curves))
     for s, size in enumerate(sizes):
-        print(f"{size:5d}" + "".join(f"{curves[m][:, s, j].mean():13.3f}" for j in range(len(GROUP_NAMES)) for m in curves))
-    goal = curves["random"][:, -1].mean(0)
+        print(f"{size:5d}" + "".join(f"{curves[m][:, s, j].mean():12.3f}" for j in range(len(GROUP_NAMES)) for m in curves))
+    goal = curves["random"][:, -1].mean()
     for method in curves:
-        mean = curves[method].mean(0)
-        reach = [next((sizes[s] for s in range(len(sizes)) if (mean[s] >= goal - 1e-9).all()), None)]
-        print(f"{method}: fewest runs reaching random's 60-run accuracy on every group: {reach[0] or 'not within 60'}")
+        mean = curves[method].mean(axis=(0, 2))
+        reach = next((sizes[s] for s in range(len(sizes)) if mean[s] >= goal - 1e-9), None)
+        print(f"{method}: mean over groups " + " ".join(f"{size}:{m:.3f}" for size, m in zip(sizes, mean))
+              + f"; fewest runs reaching random's 60-run mean ({goal:.3f}): {reach or 'not within 60'}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
-def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int) -> None:
+def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int,
+                     train_sizes: list[int]) -> None:
     if not folder.exists():
         print(f"public swarm: {folder} not found; skipped")
         return
     runs = load_swarm(folder)
     if draws:
-        accuracy_figures(runs, draws, candidates, folds)
+        accuracy_figures(runs, draws, candidates, folds, train_sizes)
     if al_repeats:
         active_learning(runs, al_repeats)
 
@@ -231,13 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default="gp,loglinear,sqrt_linear,ensemble",
                         help="surrogates the public-swarm CV chooses among")
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
+    parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
     if args.swarm != "none":
         swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
-                         args.folds, args.al_repeats)
+                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")])
         if not args.runs:
             return 0
     runs = load_runs(args.runs, max(sizes))

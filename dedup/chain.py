@@ -136,6 +136,9 @@ def attach(*, index: int, root: str, offsets: list[int]) -> dict:
     pairs = read_part(Path(root) / "pairs_a", index, PAIR_SCHEMA)
     if pairs.num_rows == 0:
         return {"pairs": 0}
+    # a pair shares several bands, whose keys land in different partitions: verify it once
+    unique = np.unique(np.stack([pairs.column("a").to_numpy(), pairs.column("b").to_numpy()], -1), axis=0)
+    pairs = pa.Table.from_arrays([pa.array(unique[:, 0]), pa.array(unique[:, 1])], schema=PAIR_SCHEMA)
     a = pairs.column("a").to_numpy()
     sample = _samples_of(root, index).column("sample").take(pa.array(a - offsets[index]))
     table = pairs.append_column("a_sample", sample)

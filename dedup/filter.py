@@ -1,4 +1,4 @@
-"""Step 4b of 4: mark every document with its cluster and split kept documents from duplicates.
+"""The final filter (a map per shard): mark every document with its cluster, split kept from duplicates.
 
 Documents outside any cluster of two or more are keepers of their own cluster: ``dup_cluster`` is
 their own ``doc_id`` and ``dup_kept`` is true. Nothing is dropped: duplicates carry ``dup_cluster``
@@ -26,7 +26,7 @@ class FilterStage:
 
     Args:
         config: the dedup config (unused today; kept for the stage interface).
-        clusters: CLUSTER_SCHEMA rows from ``assign_clusters`` (any superset of this batch's gids).
+        clusters: CLUSTER_SCHEMA rows from the chain (``chain.shard_clusters``; any superset of the batch).
     """
 
     def __init__(self, config: DedupConfig, clusters: pa.Table | None = None):

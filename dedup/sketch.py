@@ -69,16 +69,18 @@ def _word_tokens(texts: list[bytes], seed: int) -> tuple[np.ndarray, np.ndarray]
     data = np.frombuffer(b"\n".join(texts) + b"\n", np.uint8)
     pw, inv = _powers(_capacity(data.size + 1))
     prefix = np.zeros(data.size + 1, np.uint64)
-    np.cumsum(data.astype(np.uint64) * pw[: data.size], out=prefix[1:])
-    sep = (data == 32) | (data == 10)
-    is_start = ~sep
-    is_start[1:] &= sep[:-1]
-    starts = np.flatnonzero(is_start)
-    ends = np.flatnonzero(~sep[:-1] & sep[1:]) + 1
+    np.multiply(data, pw[: data.size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
+    # word bytes are > 32 (normalised text has only word characters, spaces and the newlines between
+    # documents), so words start and end where "is a word byte" flips: one pass, one nonzero
+    word = np.zeros(data.size + 2, np.int8)
+    np.greater(data, 32, out=word[1:-1].view(bool))
+    flips = np.flatnonzero(np.diff(word))
+    starts, ends = flips[0::2], flips[1::2]
     h_T = (prefix[ends] - prefix[starts]) * inv[starts]
     h_T ^= (ends - starts).astype(np.uint64) + np.uint64(seed * 0x9E3779B97F4A7C15 % (1 << 64))
     fmix64(h_T)
-    newlines = np.flatnonzero(data == 10)
+    newlines = np.cumsum(np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))) - 1
     n_D = np.diff(np.searchsorted(starts, newlines), prepend=0)
     return h_T, n_D
 

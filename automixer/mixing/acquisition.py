@@ -5,7 +5,9 @@ Shape legend: N runs, Q candidates, C components, M metrics.
 One GP per objective metric is fitted to its z-scores. Picks are greedy and alternate between two aims:
 - optimum: the lowest lower confidence bound of the objective (``mean - 2 std``, the objective being the
   configured weighted sum of sign-adjusted z-scores);
-- accuracy: the largest summed posterior std over the metrics (where the surrogates know least).
+- accuracy: the largest reduction of posterior variance summed over the candidates (and metrics) that
+  training on it would bring: sum_r cov(r, x)^2 / var(x), the integrated-variance criterion, which prefers
+  mixtures that teach the surrogates about many others over lone outliers with a large std.
 After each pick the GPs are conditioned on it with its predicted value (the "kriging believer": kernel
 hyperparameters frozen), so the next pick's uncertainty already counts it and a batch spreads out.
 Candidates are either given (pool-based active learning: pick from these runs) or Dirichlet draws within
@@ -15,6 +17,7 @@ the sweep's bounds, kept 0.05 (L1) from runs already trained and 0.1 from each o
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import cho_solve
 from sklearn.gaussian_process import GaussianProcessRegressor
 
 from automixer.mixing.config import metric_key
@@ -28,6 +31,8 @@ LCB_KAPPA = 2.0
 NUM_CANDIDATES = 4096
 MIN_FROM_RUNS = 0.05
 MIN_APART = 0.1
+NUM_REFERENCE = 512
+AIMS = ("both", "optimum", "accuracy")
 
 
 def propose_next(runs, k: int, config, candidates=None, signal: dict[str, float] | None = None) -> list[dict[str, float]]:
@@ -37,16 +42,21 @@ def propose_next(runs, k: int, config, candidates=None, signal: dict[str, float]
     cand_QC = None
     if candidates is not None:
         cand_QC = np.array([[float(m.get(c, 0.0)) for c in parsed.components] for m in candidates])
-    picks = propose_indices(parsed, k, config, cand_QC, signal)
+    picks = propose_indices(parsed, k, config, cand_QC, signal=signal)
     chosen = cand_QC[picks] if cand_QC is not None else _generated(parsed, config)[picks]
     return [{c: round(float(w), 6) for c, w in zip(parsed.components, row)} for row in chosen]
 
 
-def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = None,
+def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = None, aim: str = "both",
                     signal: dict[str, float] | None = None) -> list[int]:
-    """Indices into ``cand_QC`` (or into the generated candidates) of the K picks, in pick order."""
+    """Indices into ``cand_QC`` (or into the generated candidates) of the K picks, in pick order.
+
+    aim: both (alternate, the optimum first), optimum or accuracy.
+    """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    if aim not in AIMS:
+        raise ValueError(f"unknown aim {aim!r}; expected one of {', '.join(AIMS)}")
     weights = objective_weights(parsed, config, signal)
     higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table",
                                 config.fit.lower_is_better)
@@ -60,6 +70,7 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
         raise ValueError(f"only {len(cand)} candidates for {k} picks")
     believers = [_Believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed) for j in range(Y_NM.shape[1])]
     w_M = np.array(list(weights.values()))
+    ref = cand[np.random.default_rng(config.seed).permutation(len(cand))[:NUM_REFERENCE]]
     allowed = np.ones(len(cand), bool)
     if generated:
         allowed &= np.abs(cand[:, None, :] - parsed.X_NC[None]).sum(2).min(1) >= MIN_FROM_RUNS
@@ -69,10 +80,10 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
             raise StageError(f"sweep --next: only {len(picks)} of {k} candidates are far enough from the runs "
                              "and from each other; ask for fewer")
         mean_MQ, std_MQ = map(np.array, zip(*(b.predict(cand) for b in believers)))
-        if len(picks) % 2 == 0:  # aim at the optimum
+        if aim == "optimum" or (aim == "both" and len(picks) % 2 == 0):
             score = w_M @ mean_MQ - LCB_KAPPA * np.sqrt((w_M[:, None] ** 2 * std_MQ**2).sum(0))
-        else:  # aim at accuracy
-            score = -std_MQ.sum(0)
+        else:
+            score = -sum(b.variance_reduction(cand, ref, std**2) for b, std in zip(believers, std_MQ))
         i = int(np.flatnonzero(allowed)[np.argmin(score[allowed])])
         picks.append(i)
         allowed[i] = False
@@ -133,6 +144,15 @@ class _Believer:
 
     def predict(self, cand_QC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.gp.predict(transform_weights(cand_QC, self.model.weight_transform), return_std=True)
+
+    def variance_reduction(self, cand_QC: np.ndarray, ref_RC: np.ndarray, var_Q: np.ndarray) -> np.ndarray:
+        """Summed drop of posterior variance over ``ref_RC`` if each candidate were observed (normalised units)."""
+        tf = self.model.weight_transform
+        Zx, Zq, Zr = (transform_weights(a, tf) for a in (self.X, cand_QC, ref_RC))
+        k = self.gp.kernel_
+        cov_RQ = k(Zr, Zq) - k(Zx, Zr).T @ cho_solve((self.gp.L_, True), k(Zx, Zq))
+        scale2 = self.gp._y_train_std ** 2
+        return (cov_RQ**2).sum(0) / np.maximum(var_Q / scale2, 1e-12)
 
     def add(self, x_C: np.ndarray, y: float) -> None:
         self.X, self.y = np.vstack([self.X, x_C]), np.append(self.y, y)

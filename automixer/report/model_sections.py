@@ -253,7 +253,7 @@ def _scale_up(ctx: Context, val: dict) -> str:
         row = shown.setdefault(r["metric"], {"metric": _metric_label(ctx, r["metric"]), "seeds": r["seeds"]})
         row[r["mixture"]] = _pm({"mean": r["mean"], "std": r["seed_sd"]})
     parts.append(table(list(shown.values()), ["metric", *mixtures, "seeds"]))
-    objective = {METRIC + m for m in ctx.config.optimize.objective}
+    objective = set(ctx.mixture.objective.get("metrics") or []) | {METRIC + m for m in ctx.config.optimize.objective}
     metrics = [m for m in dict.fromkeys(r["metric"] for r in summary) if m in objective] or \
         list(dict.fromkeys(r["metric"] for r in summary))[:4]
     panels = {_metric_label(ctx, m): ([r["mixture"] for r in summary if r["metric"] == m],

@@ -165,3 +165,15 @@ def test_propose_next_picks_from_a_given_candidate_set(parsed60, tmp_path):
     assert len(set(picks)) == 4 and picks[0] == 11  # the optimum first, then where the GPs know least
     mixtures = acquisition.propose_next(parsed60.to_table(), 2, config, candidates=[dict(zip(COMPONENTS, r)) for r in pool])
     assert mixtures[0] == {c: round(float(w), 6) for c, w in zip(COMPONENTS, OPTIMUM)}
+
+
+def test_accuracy_picks_spread_over_the_pool_and_aims_are_checked(parsed60, tmp_path):
+    from automixer.mixing.acquisition import propose_indices
+
+    config = config_from_dict({"workdir": str(tmp_path), "optimize": {"objective": {"loss": 1.0}}})
+    pool = np.random.default_rng(8).dirichlet(np.ones(4), size=30)
+    picks = propose_indices(parsed60, 3, config, pool, aim="accuracy")
+    assert len(set(picks)) == 3
+    assert min(np.abs(pool[i] - pool[j]).sum() for i in picks for j in picks if i != j) > 0.05
+    with pytest.raises(ValueError, match="unknown aim 'best'; expected one of both, optimum, accuracy"):
+        propose_indices(parsed60, 1, config, pool, aim="best")

@@ -43,12 +43,10 @@ def test_fit_returns_self_and_predict_shapes(name, data, fitted):
     est = fitted[name]
     assert est.n_features_in_ == 4
     assert est.predict(X_test[:7]).shape == (7,)
-    if est.provides_std:
-        mean, std = est.predict(X_test[:7], return_std=True)
-        assert mean.shape == std.shape == (7,) and (std >= 0).all()
-    else:
-        with pytest.raises(ValueError, match="gives no uncertainty"):
-            est.predict(X_test[:7], return_std=True)
+    assert est.provides_std  # every surrogate gives std/<metric> from predict
+    mean, std = est.predict(X_test[:7], return_std=True)
+    assert mean.shape == std.shape == (7,) and (std >= 0).all()
+    np.testing.assert_array_equal(mean, est.predict(X_test[:7]))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -114,3 +112,12 @@ def test_cv_folds_keep_seed_repeats_of_a_mixture_together():
 def test_cv_of_one_repeated_mixture_says_why_it_cannot_split():
     with pytest.raises(ValueError, match="at least 2 distinct mixtures"):
         grouped_folds(np.full((6, 3), 1 / 3), 5, 0)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_std_covers_held_out_errors_roughly_as_a_normal_would(name, data, fitted):
+    _, _, X_test, y_test = data
+    mean, std = fitted[name].predict(X_test, return_std=True)
+    within2 = np.mean(np.abs(mean - y_test) <= 2 * std)
+    assert within2 >= 0.75, f"{name}: only {within2:.0%} of held-out runs within +-2 std"
+    assert np.median(std) < 0.5 * np.std(y_test)  # and it is not just a huge band

@@ -60,7 +60,7 @@ class SurrogateBase(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         if return_std and not self.provides_std:
-            raise ValueError(f"{type(self).__name__} gives no uncertainty; models that do: gp, ensemble")
+            raise ValueError(f"{type(self).__name__} gives no uncertainty")
         return self._predict(X, return_std)
 
     # --- persistence ------------------------------------------------------------------------
