@@ -95,7 +95,9 @@ def plot_influence(rows: list[dict], path: Path) -> Path:
     for i in range(len(comps)):
         for j in range(len(groups)):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+                dark = abs(values[i, j]) > 0.6 * (lim or 1)
+                ax.text(j, i, f"{values[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")
     ax.set_xticks(range(len(groups)), groups)
     ax.set_yticks(range(len(comps)), comps)
     ax.set_title("Influence: score change per unit weight (+ improves the group)", fontsize=9)
