@@ -30,15 +30,24 @@ def normalize(text: str | None) -> str:
 
 
 _ASCII_WORD = bytes(c if (chr(c).isalnum() or c == 95) and c < 128 else 32 for c in range(256))
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")
+_ASCII_BYTES = bytes(range(128))
 
 
 def normalize_bytes(text: str | None) -> bytes:
-    """``normalize(text)`` as UTF-8 bytes; ASCII texts take a faster byte-level path with the same result."""
+    """``normalize(text)`` as UTF-8 bytes, with the same result.
+
+    Texts whose only non-ASCII characters are separators (curly quotes, dashes, no-break spaces) take
+    a faster byte-level path: ASCII \\w is [A-Za-z0-9_], so every other byte becomes a space, then split.
+    """
     if not text:
         return b""
-    if text.isascii():  # ASCII \w is [A-Za-z0-9_]: map everything else to a space, then split
-        return b" ".join(text.lower().encode("ascii").translate(_ASCII_WORD).split())
-    return normalize(text).encode("utf-8")
+    lowered = text.lower()
+    data = lowered.encode("utf-8")
+    # deleting the ASCII bytes leaves the non-ASCII characters, still valid UTF-8, to check for word ones
+    if lowered.isascii() or _NON_ASCII_WORD.search(data.translate(None, _ASCII_BYTES).decode("utf-8")) is None:
+        return b" ".join(data.translate(_ASCII_WORD).split())
+    return " ".join(_WORD_RE.findall(lowered)).encode("utf-8")
 
 
 def exact_key(normalized: str | bytes) -> int:

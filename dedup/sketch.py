@@ -106,17 +106,25 @@ def shingle_hashes(texts: list[bytes], ngram: int, unit: str = "word", seed: int
     else:
         raise ValueError(f"unknown shingle unit {unit!r}; expected 'word' or 'char'")
     t = h_T.size
-    first_T = np.repeat(np.cumsum(n_D) - n_D, n_D)  # index of each token's document's first token
-    pos_T = np.arange(t) - first_T
-    left_T = np.repeat(n_D, n_D) - pos_T  # tokens from here to the end of the document
+    first_D = np.cumsum(n_D) - n_D  # index of each document's first token
     mult = np.uint64(0x9E3779B97F4A7C15)
-    acc = h_T.copy()
+    acc = h_T.copy()  # acc[i] combines tokens i .. i + ngram - 1, also across document ends (masked below)
     for k in range(1, ngram):
-        nxt = np.zeros(t, np.uint64)
-        nxt[: t - k] = h_T[k:]
-        acc = acc * mult + np.where(left_T > k, nxt, np.uint64(0))
+        acc *= mult
+        acc[: t - k] += h_T[k:]
     # a shingle starts where a whole n-gram fits, or at the first token of a short document
-    valid = (left_T >= ngram) | ((pos_T == 0) & (np.repeat(n_D, n_D) < ngram))
+    long_D = n_D >= ngram
+    opens = np.bincount(first_D[long_D], minlength=t + 1)
+    closes = np.bincount(first_D[long_D] + n_D[long_D] - ngram + 1, minlength=t + 1)
+    valid = np.cumsum(opens[:t] - closes[:t]).astype(bool)
+    short = first_D[~long_D & (n_D > 0)]
+    if short.size:  # a short document's one shingle holds only its own tokens
+        n_short = n_D[~long_D & (n_D > 0)]
+        tail = h_T[short]
+        for k in range(1, ngram):
+            tail = tail * mult + np.where(n_short > k, h_T[np.minimum(short + k, t - 1)], np.uint64(0))
+        acc[short] = tail
+        valid[short] = True
     h_S = fmix64(acc[valid])
     per_doc = np.where(n_D >= ngram, n_D - ngram + 1, np.minimum(n_D, 1))
     return h_S, per_doc
@@ -145,8 +153,10 @@ def sketch(h_S: np.ndarray, n_D: np.ndarray, num_bins: int, sample_size: int) ->
     np.cumsum(np.minimum(distinct_D, sample_size), out=offsets[1:])
 
     # one-permutation MinHash: bin = which of P equal slices of the hash range; first key = minimum
-    bins = ((low * np.uint64(num_bins)) >> np.uint64(_KEY_BITS)).astype(np.int64)
-    cell = doc * num_bins + bins
+    if num_bins & (num_bins - 1) == 0:  # a power of two: doc * P + bin are the top bits of the key
+        cell = (keys >> np.uint64(_KEY_BITS - num_bins.bit_length() + 1)).astype(np.int64)
+    else:
+        cell = doc * num_bins + ((low * np.uint64(num_bins)) >> np.uint64(_KEY_BITS)).astype(np.int64)
     head = np.concatenate(([True], cell[1:] != cell[:-1])) if cell.size else np.zeros(0, bool)
     sig = np.full(d * num_bins, EMPTY, np.uint32)
     sig[cell[head]] = (low[head] & np.uint64(0xFFFFFFFF)).astype(np.uint32)

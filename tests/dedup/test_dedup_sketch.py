@@ -16,7 +16,8 @@ def test_normalize_ignores_case_spacing_and_punctuation():
     assert normalize(None) == "" and normalize("?!") == ""
 
 
-@pytest.mark.parametrize("text", ["  Hello,   WORLD!\n\tok_1 ", "Ünïcode wörds, ärë fine—hère", "", "a-b_c d\u00a0e"])
+@pytest.mark.parametrize("text", ["  Hello,   WORLD!\n\tok_1 ", "Ünïcode wörds, ärë fine—hère", "", "a-b_c d\u00a0e",
+                                  "It’s “quoted” — done…", "İstanbul \u212a", "Ⓐ Ⅻ x", "日本語 text", "a\u0301b ٣"])
 def test_byte_normalisation_equals_the_regex_one(text):
     assert normalize_bytes(text) == normalize(text).encode("utf-8")
 
