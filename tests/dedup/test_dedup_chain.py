@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dedup.components import LABEL_SCHEMA, labels, star_round, write_edges
 from dedup.config import DedupConfig
