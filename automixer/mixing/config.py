@@ -7,7 +7,7 @@ from typing import Literal
 
 from automixer.mixing.columns import METRIC
 
-SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "ensemble")
+SURROGATE_NAMES = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "power_law", "ensemble")
 """Surrogates known to ``automixer.mixing.surrogates`` (its registry checks it holds exactly these)."""
 
 SOLVER_NAMES = ("auto", "tpe", "cmaes", "nsga2", "slsqp", "random")
@@ -24,7 +24,8 @@ class FitConfig:
 
     targets: tuple[str, ...] = ()
     """Metrics to fit (``metric/<name>`` or ``<name>``); empty fits every metric column."""
-    candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "ensemble")
+    candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "power_law",
+                                   "ensemble")
     """Surrogates tried per target; the best by cross-validation is kept."""
     cv_folds: int = 5
     """K of K-fold cross-validation."""

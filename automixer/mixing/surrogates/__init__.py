@@ -17,6 +17,7 @@ from automixer.mixing.surrogates._models import (
     MixingLawSurrogate,
     SqrtLinearSurrogate,
 )
+from automixer.mixing.surrogates._power_law import PowerLawSurrogate
 from automixer.mixing.surrogates._registry import REGISTRY, load_surrogate, make_surrogate, save_surrogate
 from automixer.mixing.surrogates._selection import (
     CVResult, choose, cross_validate, grouped_folds, mixture_groups, out_of_fold, score,
@@ -25,7 +26,7 @@ from automixer.mixing.surrogates._set import SurrogateSet, TargetModel
 
 __all__ = [
     "REGISTRY", "SurrogateBase", "LightGBMSurrogate", "GPSurrogate", "LinearSurrogate", "LogLinearSurrogate",
-    "MixingLawSurrogate", "SqrtLinearSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
+    "MixingLawSurrogate", "SqrtLinearSurrogate", "PowerLawSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
     "load_surrogate", "cross_validate", "choose", "grouped_folds", "mixture_groups", "out_of_fold", "score", "transform_weights",
     "SurrogateSet", "TargetModel",
 ]

@@ -8,7 +8,8 @@ import numpy as np
 from scipy.optimize import nnls
 
 from automixer.mixing.surrogates._base import SurrogateBase
-from automixer.mixing.surrogates._models import BASE_MODELS, inner_oof
+from automixer.mixing.surrogates._models import BASE_MODELS
+from automixer.mixing.surrogates._selection import inner_oof
 from automixer.mixing.surrogates._persist import load_model, make_model, save_model
 
 WEIGHTINGS = ("equal", "inverse_error", "stacked")
@@ -21,7 +22,7 @@ class EnsembleSurrogate(SurrogateBase):
     weighting: equal; inverse_error (weights 1 / out-of-fold mean squared error); or stacked (non-negative
         least squares of y on the members' out-of-fold predictions, scaled to sum 1). Out-of-fold
         predictions are the members' closed-form leave-one-out ones where they have them (GP, ridge), else
-        an inner grouped 5-fold.
+        their own inner out-of-fold ones (power law), else an inner grouped 5-fold.
     random_state: passed to members that take one.
     The std is the law of total variance over members, with the same weights: weighted mean of member
     variances plus the weighted variance of member means.
@@ -43,8 +44,9 @@ class EnsembleSurrogate(SurrogateBase):
         self.weights_ = self._weights(X, y)
 
     def _oof(self, est, X, y) -> np.ndarray:
-        if hasattr(est, "loo_pred_"):
-            return est.loo_pred_
+        for kept in ("loo_pred_", "oof_pred_"):  # what the member computed while fitting
+            if hasattr(est, kept):
+                return getattr(est, kept)
         return inner_oof(lambda a, b: make_model(BASE_MODELS, self.members[self.estimators_.index(est)],
                                                  self.random_state).fit(a, b).predict, X, y, self.random_state)
 

@@ -26,9 +26,10 @@ from sklearn.linear_model import RidgeCV
 from threadpoolctl import ThreadpoolController
 
 from automixer.mixing.surrogates._base import SurrogateBase, transform_weights
+from automixer.mixing.surrogates._power_law import PowerLawSurrogate
+from automixer.mixing.surrogates._selection import inner_oof
 
 _ALPHAS = np.logspace(-6, 2, 17)
-_INNER_FOLDS = 5
 _CONTROLLER: list[ThreadpoolController] = []
 
 
@@ -82,8 +83,8 @@ class LightGBMSurrogate(SurrogateBase):
         self.spread_boosters_ = [self._train(X, y, self.random_state + 1 + i) for i in range(self.n_uncertainty)]
         self.oof_rmse_ = 0.0
         if self.n_uncertainty:
-            oof = inner_oof(lambda a, b: self._train(a, b, self.random_state).predict, X, y, self.random_state)
-            self.oof_rmse_ = float(np.sqrt(np.mean((oof - y) ** 2)))
+            self.oof_pred_ = inner_oof(lambda a, b: self._train(a, b, self.random_state).predict, X, y, self.random_state)
+            self.oof_rmse_ = float(np.sqrt(np.mean((self.oof_pred_ - y) ** 2)))
 
     def _predict(self, X, return_std):
         mean = self.booster_.predict(X)
@@ -109,16 +110,6 @@ class LightGBMSurrogate(SurrogateBase):
 
         boosters = [lgb.Booster(model_file=str(folder / name)) for name in state["model_files"]]
         self.booster_, self.spread_boosters_, self.oof_rmse_ = boosters[0], boosters[1:], state["oof_rmse"]
-
-
-def inner_oof(fit_predict, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Out-of-fold predictions of ``fit_predict(X_train, y_train) -> predict`` over a grouped inner K-fold."""
-    from automixer.mixing.surrogates._selection import grouped_folds
-
-    oof = np.empty(len(y))
-    for train, test in grouped_folds(X, _INNER_FOLDS, seed):
-        oof[test] = fit_predict(X[train], y[train])(X[test])
-    return oof
 
 
 class GPSurrogate(SurrogateBase):
@@ -352,5 +343,6 @@ BASE_MODELS: dict[str, type[SurrogateBase]] = {
     "loglinear": LogLinearSurrogate,
     "mixing_law": MixingLawSurrogate,
     "sqrt_linear": SqrtLinearSurrogate,
+    "power_law": PowerLawSurrogate,
 }
 """The single-model surrogates by name (an ensemble's members come from here)."""

@@ -19,6 +19,9 @@ from sklearn.metrics import mean_absolute_error, r2_score
 SAME_MIXTURE = 1e-3
 """Two runs are repeats of one mixture when no weight differs by more than this."""
 
+INNER_FOLDS = 5
+"""K of the inner cross-validation that models use for their own out-of-fold error."""
+
 
 @dataclass
 class CVResult:
@@ -100,3 +103,11 @@ def choose(results: list[CVResult]) -> CVResult:
     top = max(r.spearman for r in results)
     near = [r for r in results if r.spearman >= top - 0.005]
     return max(near, key=lambda r: r.r2)
+
+
+def inner_oof(fit_predict, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Out-of-fold predictions of ``fit_predict(X_train, y_train) -> predict`` over a grouped inner K-fold."""
+    oof = np.empty(len(y))
+    for train, test in grouped_folds(X, INNER_FOLDS, seed):
+        oof[test] = fit_predict(X[train], y[train])(X[test])
+    return oof
