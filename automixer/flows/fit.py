@@ -59,9 +59,11 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
         print("fit: higher is better for " + (", ".join(m for m in names if higher[m]) or "none") + "; lower for "
               + (", ".join(m for m in names if not higher[m]) or "none"))
         runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize
-        fitted, rows, oof = {}, [], {}
+        fitted, rows, oof, left_out = {}, [], {}, {}
         for metric in names:
-            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows)
+            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows, left_out)
+        for note, metrics in left_out.items():
+            print(f"fit: left out {note} for {', '.join(metrics) if len(metrics) < len(names) else 'every target'}")
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
@@ -82,13 +84,14 @@ def _targets(runs: Runs, wanted) -> list[str]:
     return names
 
 
-def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list):
+def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list, left_out: dict):
     y = runs.metrics[metric]
     ok = np.isfinite(y)
     if ok.sum() < MIN_RUNS:
         raise InputError(f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit")
     X, y = runs.X_NC[ok], y[ok]
-    cands = _identifiable(metric, {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}, X)
+    cands = _identifiable(metric, {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}, X,
+                          left_out)
     results = cross_validate(cands, X, y, fit_cfg.cv_folds, random_state=seed)
     best = choose(results)
     for r in results:
@@ -105,8 +108,9 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
     return tm, (y, best.oof, best.surrogate, best.spearman)
 
 
-def _identifiable(metric: str, cands: dict, X: np.ndarray) -> dict:
-    """The candidates with fewer free parameters than distinct mixtures (all of them, with a warning, if none)."""
+def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> dict:
+    """The candidates with fewer free parameters than distinct mixtures (all of them, with a warning, if none);
+    ``left_out`` collects note -> metrics for the ones dropped."""
     skipped = underdetermined(cands, X)
     if len(skipped) == len(cands):
         warnings.warn(f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
@@ -114,8 +118,8 @@ def _identifiable(metric: str, cands: dict, X: np.ndarray) -> dict:
                       "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
                       stacklevel=3)
         return cands
-    if skipped:
-        print(f"fit: {metric}: left out " + "; ".join(f"{n} ({why})" for n, why in skipped.items()))
+    for name, why in skipped.items():
+        left_out.setdefault(f"{name} ({why})", []).append(metric)
     return {n: est for n, est in cands.items() if n not in skipped}
 
 
