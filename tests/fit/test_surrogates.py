@@ -10,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 
 from automixer.mixing.runs_table import parse_runs, synthetic_runs
 from automixer.mixing.surrogates import (
-    REGISTRY, EnsembleSurrogate, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate, underdetermined,
+    REGISTRY, EnsembleSurrogate, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate,
+    underdetermined,
 )
 from automixer.mixing.surrogates._selection import grouped_folds, mixture_groups
 
@@ -113,8 +114,8 @@ def test_cv_folds_keep_seed_repeats_of_a_mixture_together():
 
 def test_a_model_with_as_many_parameters_as_distinct_mixtures_is_underdetermined():
     X = np.random.default_rng(0).dirichlet(np.ones(4), size=8)  # mixing law: 4 + 2 parameters
-    cands = {"mixing_law": make_surrogate("mixing_law"), "gp": make_surrogate("gp"), "sqrt_linear": make_surrogate("sqrt_linear"),
-             "ensemble": make_surrogate("ensemble"), "law_ensemble": EnsembleSurrogate(members=("gp", "mixing_law"))}
+    cands = {name: make_surrogate(name) for name in ("mixing_law", "gp", "sqrt_linear", "ensemble")}
+    cands["law_ensemble"] = EnsembleSurrogate(members=("gp", "mixing_law"))
     six_mixtures = np.vstack([X[:6], X[[0, 1]]])  # 8 runs, two of them seed repeats
     assert underdetermined(cands, six_mixtures) == {"mixing_law": "6 parameters from 6 distinct mixtures",
                                                     "law_ensemble": "6 parameters from 6 distinct mixtures"}
