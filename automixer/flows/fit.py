@@ -25,7 +25,9 @@ from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.mixing.config import FitConfig, metric_key
 from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
-from automixer.mixing.surrogates import SurrogateSet, TargetModel, choose, cross_validate, make_surrogate
+from automixer.mixing.surrogates import (
+    SurrogateSet, TargetModel, choose, cross_validate, make_surrogate, underdetermined,
+)
 from automixer.mixing.influence import influence_table
 from automixer.plots import plot_cv, plot_influence
 from automixer.tables import format_table
@@ -57,9 +59,11 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
         print("fit: higher is better for " + (", ".join(m for m in names if higher[m]) or "none") + "; lower for "
               + (", ".join(m for m in names if not higher[m]) or "none"))
         runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize
-        fitted, rows, oof = {}, [], {}
+        fitted, rows, oof, left_out = {}, [], {}, {}
         for metric in names:
-            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows)
+            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows, left_out)
+        for note, metrics in left_out.items():
+            print(f"fit: left out {note} for {', '.join(metrics) if len(metrics) < len(names) else 'every target'}")
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
@@ -80,13 +84,14 @@ def _targets(runs: Runs, wanted) -> list[str]:
     return names
 
 
-def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list):
+def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list, left_out: dict):
     y = runs.metrics[metric]
     ok = np.isfinite(y)
     if ok.sum() < MIN_RUNS:
         raise InputError(f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit")
     X, y = runs.X_NC[ok], y[ok]
-    cands = {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}
+    cands = _identifiable(metric, {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}, X,
+                          left_out)
     results = cross_validate(cands, X, y, fit_cfg.cv_folds, random_state=seed)
     best = choose(results)
     for r in results:
@@ -101,6 +106,21 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
     scale = float(y.std()) or 1.0
     tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})
     return tm, (y, best.oof, best.surrogate, best.spearman)
+
+
+def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> dict:
+    """The candidates with fewer free parameters than distinct mixtures (all of them, with a warning, if none);
+    ``left_out`` collects note -> metrics for the ones dropped."""
+    skipped = underdetermined(cands, X)
+    if len(skipped) == len(cands):
+        warnings.warn(f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
+                      f"({'; '.join(f'{n}: {why}' for n, why in skipped.items())}); CV chooses among them anyway. "
+                      "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
+                      stacklevel=3)
+        return cands
+    for name, why in skipped.items():
+        left_out.setdefault(f"{name} ({why})", []).append(metric)
+    return {n: est for n, est in cands.items() if n not in skipped}
 
 
 def _fit_meta(config, fit_cfg: FitConfig, runs: Runs) -> dict:

@@ -26,7 +26,9 @@ class FitConfig:
     """Metrics to fit (``metric/<name>`` or ``<name>``); empty fits every metric column."""
     candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "power_law",
                                    "ensemble")
-    """Surrogates tried per target; the best by cross-validation is kept."""
+    """Surrogates tried per target; the best by cross-validation is kept. A candidate with at least as many free
+    parameters as distinct sampled mixtures (the mixing law: components + 2; the power law: components + 3) is
+    left out unless all are."""
     cv_folds: int = 5
     """K of K-fold cross-validation."""
     higher_is_better: tuple[str, ...] = ()

@@ -46,6 +46,21 @@ def test_fit_predict_optimize_with_a_runs_file_and_no_config(tmp_path, runs_csv,
     assert (mixture.parent / "plots" / "pareto.png").exists()
 
 
+def test_fit_leaves_out_surrogates_with_more_parameters_than_sampled_mixtures(tmp_path, capsys):
+    runs = tmp_path / "runs.csv"
+    pcsv.write_csv(synthetic_runs(6, seed=3), runs)  # 6 mixtures of 4 components: the mixing law has 6 parameters
+    run_fit(None, runs_file=str(runs), targets=["metric/code_loss"], out_dir=str(tmp_path / "surr"))
+    assert "left out mixing_law (6 parameters from 6 distinct mixtures) for every target" in capsys.readouterr().out
+    cv = json.loads((tmp_path / "surr" / "surrogates.json").read_text())["targets"]["metric/code_loss"]["cv"]
+    assert "mixing_law" not in cv and {"gp", "loglinear", "sqrt_linear", "ensemble"} <= set(cv)
+
+    only_law = config_from_dict({"workdir": str(tmp_path / "work"), "fit": {"candidates": ["mixing_law"], "cv_folds": 3}})
+    with pytest.warns(UserWarning, match="every candidate has too few distinct mixtures"):
+        run_fit(only_law, runs_file=str(runs), targets=["metric/code_loss"], out_dir=str(tmp_path / "law"))
+    manifest = json.loads((tmp_path / "law" / "surrogates.json").read_text())
+    assert manifest["targets"]["metric/code_loss"]["surrogate"] == "mixing_law"
+
+
 def test_bad_runs_file_exits_2_naming_file_and_column(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("mix/a,mix/b,score\n0.5,0.5,1\n")

@@ -9,7 +9,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from automixer.mixing.runs_table import parse_runs, synthetic_runs
-from automixer.mixing.surrogates import REGISTRY, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate
+from automixer.mixing.surrogates import (
+    REGISTRY, EnsembleSurrogate, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate,
+    underdetermined,
+)
 from automixer.mixing.surrogates._selection import grouped_folds, mixture_groups
 
 ALL = sorted(REGISTRY)
@@ -107,6 +110,16 @@ def test_cv_folds_keep_seed_repeats_of_a_mixture_together():
             assert not set(groups[train]) & set(groups[test])
         assert max(len(t) for _, t in folds) - min(len(t) for _, t in folds) <= 4  # a repeat group of 4 may tip one
     assert [t.tolist() for _, t in grouped_folds(X_all, 5, 3)] == [t.tolist() for _, t in grouped_folds(X_all, 5, 3)]
+
+
+def test_a_model_with_as_many_parameters_as_distinct_mixtures_is_underdetermined():
+    X = np.random.default_rng(0).dirichlet(np.ones(4), size=8)  # mixing law: 4 + 2 parameters
+    cands = {name: make_surrogate(name) for name in ("mixing_law", "gp", "sqrt_linear", "ensemble")}
+    cands["law_ensemble"] = EnsembleSurrogate(members=("gp", "mixing_law"))
+    six_mixtures = np.vstack([X[:6], X[[0, 1]]])  # 8 runs, two of them seed repeats
+    assert underdetermined(cands, six_mixtures) == {"mixing_law": "6 parameters from 6 distinct mixtures",
+                                                    "law_ensemble": "6 parameters from 6 distinct mixtures"}
+    assert underdetermined(cands, X[:7]) == {}
 
 
 def test_cv_of_one_repeated_mixture_says_why_it_cannot_split():

@@ -20,7 +20,7 @@ from automixer.mixing.surrogates._models import (
 from automixer.mixing.surrogates._power_law import PowerLawSurrogate
 from automixer.mixing.surrogates._registry import REGISTRY, load_surrogate, make_surrogate, save_surrogate
 from automixer.mixing.surrogates._selection import (
-    CVResult, choose, cross_validate, grouped_folds, mixture_groups, out_of_fold, score,
+    CVResult, choose, cross_validate, grouped_folds, mixture_groups, out_of_fold, score, underdetermined,
 )
 from automixer.mixing.surrogates._set import SurrogateSet, TargetModel
 
@@ -28,5 +28,6 @@ __all__ = [
     "REGISTRY", "SurrogateBase", "LightGBMSurrogate", "GPSurrogate", "LinearSurrogate", "LogLinearSurrogate",
     "MixingLawSurrogate", "SqrtLinearSurrogate", "PowerLawSurrogate", "EnsembleSurrogate", "CVResult", "make_surrogate", "save_surrogate",
     "load_surrogate", "cross_validate", "choose", "grouped_folds", "mixture_groups", "out_of_fold", "score", "transform_weights",
+    "underdetermined",
     "SurrogateSet", "TargetModel",
 ]

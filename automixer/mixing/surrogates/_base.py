@@ -63,6 +63,11 @@ class SurrogateBase(RegressorMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__} gives no uncertainty")
         return self._predict(X, return_std)
 
+    def n_parameters(self, n_components: int) -> int | None:
+        """Free parameters fitted from runs over ``n_components`` weights, or None where a cross-validated
+        penalty or a prior sets the model's effective size (then no minimum number of mixtures applies)."""
+        return None
+
     # --- persistence ------------------------------------------------------------------------
     def save_state(self, folder: Path) -> dict:
         """Write arrays as .npy under ``folder``; return the JSON-able state."""

@@ -43,6 +43,11 @@ class EnsembleSurrogate(SurrogateBase):
         self.estimators_ = [make_model(BASE_MODELS, name, self.random_state).fit(X, y) for name in self.members]
         self.weights_ = self._weights(X, y)
 
+    def n_parameters(self, n_components: int) -> int | None:
+        """The largest of the members' (None when no member has a fixed size)."""
+        sizes = [make_model(BASE_MODELS, name).n_parameters(n_components) for name in self.members]
+        return max((n for n in sizes if n is not None), default=None)
+
     def _oof(self, est, X, y) -> np.ndarray:
         for kept in ("loo_pred_", "oof_pred_"):  # what the member computed while fitting
             if hasattr(est, kept):

@@ -280,6 +280,10 @@ class MixingLawSurrogate(SurrogateBase):
     def __init__(self, *, l2=1e-3):
         self.l2 = l2
 
+    def n_parameters(self, n_components: int) -> int:
+        """c, k and one t per component (the tiny l2 only pins the shift of t)."""
+        return n_components + 2
+
     def _fit(self, X, y):
         self._fit_law(X, y)
         oof = inner_oof(lambda a, b: clone(self)._fit_law(a, b)._predict_mean, X, y, 0) if len(y) >= 10 else y

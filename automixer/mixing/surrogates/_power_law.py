@@ -32,6 +32,10 @@ class PowerLawSurrogate(SurrogateBase):
         self.l2 = l2
         self.max_nfev = max_nfev
 
+    def n_parameters(self, n_components: int) -> int:
+        """c, k, alpha and one a per component (the l2 is too weak to set the model's size)."""
+        return n_components + 3
+
     def _fit(self, X, y):
         self._fit_law(X, y)
         if len(y) >= 10:

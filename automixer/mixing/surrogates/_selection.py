@@ -75,6 +75,15 @@ def grouped_folds(X_NC: np.ndarray, folds: int, random_state: int) -> list[tuple
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
+def underdetermined(candidates: dict, X_NC: np.ndarray) -> dict[str, str]:
+    """Candidates (name -> unfitted estimator) with at least as many free parameters as distinct mixtures
+    in ``X_NC``, each with why. Such a model fits the sampled runs' seed noise exactly and is unconstrained
+    between them, yet a CV over a few runs can still rank it first by chance."""
+    n = int(mixture_groups(X_NC).max()) + 1
+    sizes = {name: est.n_parameters(X_NC.shape[1]) for name, est in candidates.items()}
+    return {name: f"{k} parameters from {n} distinct mixtures" for name, k in sizes.items() if k is not None and k >= n}
+
+
 def out_of_fold(estimator, X: np.ndarray, y: np.ndarray, folds: int, random_state: int) -> np.ndarray:
     """Predictions for every run from a model that did not see it nor a repeat of its mixture."""
     oof = np.empty(len(y))
