@@ -9,7 +9,7 @@ from scipy.optimize import nnls
 
 from automixer.mixing.surrogates._base import SurrogateBase
 from automixer.mixing.surrogates._models import BASE_MODELS
-from automixer.mixing.surrogates._selection import inner_oof
+from automixer.mixing.surrogates._selection import inner_oof, underdetermined
 from automixer.mixing.surrogates._persist import load_model, make_model, save_model
 
 WEIGHTINGS = ("equal", "inverse_error", "stacked")
@@ -18,8 +18,10 @@ WEIGHTINGS = ("equal", "inverse_error", "stacked")
 class EnsembleSurrogate(SurrogateBase):
     """Weighted average of member surrogates (names from the registry).
 
-    members: names of single-model surrogates (``BASE_MODELS``); the ensemble may not contain itself.
-    weighting: equal; inverse_error (weights 1 / out-of-fold mean squared error); or stacked (non-negative
+    members: names of single-model surrogates (``BASE_MODELS``); the ensemble may not contain itself. A
+        member with at least as many free parameters as distinct mixtures is left out (``member_names_``
+        are those fitted), unless all would be.
+    weighting: inverse_error (weights 1 / out-of-fold mean squared error); equal; or stacked (non-negative
         least squares of y on the members' out-of-fold predictions, scaled to sum 1). Out-of-fold
         predictions are the members' closed-form leave-one-out ones where they have them (GP, ridge), else
         their own inner out-of-fold ones (power law), else an inner grouped 5-fold.
@@ -30,7 +32,7 @@ class EnsembleSurrogate(SurrogateBase):
 
     provides_std = True
 
-    def __init__(self, *, members=("gp", "sqrt_linear", "loglinear"), weighting="stacked", random_state=0):
+    def __init__(self, *, members=("gp", "power_law"), weighting="inverse_error", random_state=0):
         self.members = members
         self.weighting = weighting
         self.random_state = random_state
@@ -40,19 +42,23 @@ class EnsembleSurrogate(SurrogateBase):
             raise ValueError(f"ensemble members must be non-empty and not include 'ensemble', got {self.members!r}")
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown ensemble weighting {self.weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
-        self.estimators_ = [make_model(BASE_MODELS, name, self.random_state).fit(X, y) for name in self.members]
+        unfitted = {name: make_model(BASE_MODELS, name, self.random_state) for name in self.members}
+        too_big = underdetermined(unfitted, X)
+        self.member_names_ = [name for name in self.members if name not in too_big] or list(self.members)
+        self.estimators_ = [unfitted[name].fit(X, y) for name in self.member_names_]
         self.weights_ = self._weights(X, y)
 
     def n_parameters(self, n_components: int) -> int | None:
-        """The largest of the members' (None when no member has a fixed size)."""
+        """None when a member's size is set by a penalty or prior (members with too many parameters for the
+        runs are left out at fit time, so that member remains); else the largest member's."""
         sizes = [make_model(BASE_MODELS, name).n_parameters(n_components) for name in self.members]
-        return max((n for n in sizes if n is not None), default=None)
+        return None if None in sizes else max(sizes)
 
     def _oof(self, est, X, y) -> np.ndarray:
         for kept in ("loo_pred_", "oof_pred_"):  # what the member computed while fitting
             if hasattr(est, kept):
                 return getattr(est, kept)
-        return inner_oof(lambda a, b: make_model(BASE_MODELS, self.members[self.estimators_.index(est)],
+        return inner_oof(lambda a, b: make_model(BASE_MODELS, self.member_names_[self.estimators_.index(est)],
                                                  self.random_state).fit(a, b).predict, X, y, self.random_state)
 
     def _weights(self, X, y) -> np.ndarray:
@@ -84,7 +90,7 @@ class EnsembleSurrogate(SurrogateBase):
         return mean_N, np.sqrt((w * np.asarray(variances)).sum(axis=0) + spread)
 
     def _state(self):
-        return {}, {"weights": self.weights_}
+        return {"member_names": self.member_names_}, {"weights": self.weights_}
 
     def save_state(self, folder: Path) -> dict:
         state = super().save_state(folder)
@@ -95,4 +101,5 @@ class EnsembleSurrogate(SurrogateBase):
 
     def _restore(self, state, arrays, folder):
         self.estimators_ = [load_model(BASE_MODELS, folder / d) for d in state["member_dirs"]]
+        self.member_names_ = state["member_names"]
         self.weights_ = arrays["weights"]

@@ -125,7 +125,7 @@ class GPSurrogate(SurrogateBase):
 
     provides_std = True
 
-    def __init__(self, *, weight_transform="sqrt", nu=2.5, length_scale_prior=(3.0, 1.0), n_restarts=0,
+    def __init__(self, *, weight_transform="sqrt", nu=2.5, length_scale_prior=(10.0, 1.0), n_restarts=0,
                  random_state=0):
         self.weight_transform = weight_transform
         self.nu = nu

@@ -38,12 +38,20 @@ class PowerLawSurrogate(SurrogateBase):
 
     def _fit(self, X, y):
         self._fit_law(X, y)
-        if len(y) >= 10:
-            self.oof_pred_ = inner_oof(lambda a, b: PowerLawSurrogate(l2=self.l2, max_nfev=self.max_nfev)._fit_law(a, b)._mean,
-                                       X, y, 0)
-            self.oof_rmse_ = float(np.sqrt(np.mean((self.oof_pred_ - y) ** 2)))
-        else:
-            self.oof_rmse_ = float(np.std(y))
+        self.X_fit_, self.y_fit_ = X, y
+
+    @property
+    def oof_pred_(self) -> np.ndarray:
+        """Inner grouped 5-fold out-of-fold predictions on the training runs (computed when first asked for:
+        cross-validation, which only needs the mean, never pays for them)."""
+        if not hasattr(self, "_oof_pred"):
+            X, y = self.X_fit_, self.y_fit_
+            refit = lambda a, b: PowerLawSurrogate(l2=self.l2, max_nfev=self.max_nfev)._fit_law(a, b)._mean  # noqa: E731
+            self._oof_pred = inner_oof(refit, X, y, 0) if len(y) >= 10 else np.full(len(y), y.mean())
+        return self._oof_pred
+
+    def _oof_rmse(self) -> float:
+        return float(np.sqrt(np.mean((self.oof_pred_ - self.y_fit_) ** 2)))
 
     def _fit_law(self, X, y):
         mu, sd = float(y.mean()), float(y.std()) or 1.0
@@ -85,11 +93,12 @@ class PowerLawSurrogate(SurrogateBase):
 
     def _predict(self, X, return_std):
         mean = self._mean(X)
-        return (mean, np.full(len(X), self.oof_rmse_)) if return_std else mean
+        return (mean, np.full(len(X), self._oof_rmse())) if return_std else mean
 
     def _state(self):
-        return {"c": self.c_, "k": self.k_, "alpha": self.alpha_, "oof_rmse": self.oof_rmse_}, {"a": self.a_}
+        return ({"c": self.c_, "k": self.k_, "alpha": self.alpha_},
+                {"a": self.a_, "X_fit": self.X_fit_, "y_fit": self.y_fit_, "oof_pred": self.oof_pred_})
 
     def _restore(self, state, arrays, folder):
-        self.c_, self.k_, self.alpha_, self.oof_rmse_ = state["c"], state["k"], state["alpha"], state["oof_rmse"]
-        self.a_ = arrays["a"]
+        self.c_, self.k_, self.alpha_, self.a_ = state["c"], state["k"], state["alpha"], arrays["a"]
+        self.X_fit_, self.y_fit_, self._oof_pred = arrays["X_fit"], arrays["y_fit"], arrays["oof_pred"]

@@ -1,0 +1,52 @@
+"""The power-law surrogate recovers a known law in the effective amount of relevant data."""
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from automixer.mixing.surrogates import EnsembleSurrogate, PowerLawSurrogate, load_surrogate, save_surrogate
+
+
+def _law_runs(n, seed, noise=0.01):
+    """Sparse Dirichlet mixtures of 6 components; y = 1 + 2 (40 w0 + 5 w1 + 1)^-0.5 + noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.dirichlet(np.full(6, 0.3), n)
+    y = 1.0 + 2.0 * (40 * X[:, 0] + 5 * X[:, 1] + 1.0) ** -0.5 + rng.normal(0, noise, n)
+    return X, y
+
+
+def test_recovers_the_law_and_ranks_unseen_mixtures():
+    X, y = _law_runs(60, 0)
+    X_test, y_test = _law_runs(200, 1, noise=0.0)
+    model = PowerLawSurrogate().fit(X, y)
+    assert model.a_[0] > 4 * model.a_[1] > 4 * max(model.a_[2:])  # the relevant component counts most
+    assert 0.25 < model.alpha_ < 1.0
+    assert spearmanr(model.predict(X_test), y_test).statistic > 0.97
+
+
+def test_a_metric_that_rises_with_relevant_data_gets_the_other_sign():
+    X, y = _law_runs(60, 0)
+    X_test, y_test = _law_runs(100, 1, noise=0.0)
+    model = PowerLawSurrogate().fit(X, -y)
+    assert PowerLawSurrogate().fit(X, y).k_ > 0 > model.k_  # falls with relevant data vs rises with it
+    assert spearmanr(model.predict(X_test), -y_test).statistic > 0.97
+
+
+def test_std_is_the_inner_out_of_fold_error_and_survives_save_load(tmp_path):
+    X, y = _law_runs(40, 2)
+    model = PowerLawSurrogate().fit(X, y)
+    mean, std = model.predict(X[:5], return_std=True)
+    assert np.allclose(std, np.sqrt(np.mean((model.oof_pred_ - y) ** 2)))
+    assert 0 < std[0] < y.std()
+    loaded = load_surrogate(save_surrogate(model, tmp_path / "m"))
+    mean2, std2 = loaded.predict(X[:5], return_std=True)
+    np.testing.assert_allclose(mean2, mean)
+    np.testing.assert_allclose(std2, std)
+
+
+@pytest.mark.parametrize("n_mixtures, fitted", [(8, ["gp"]), (30, ["gp", "power_law"])])
+def test_ensemble_leaves_out_a_member_with_too_many_parameters(n_mixtures, fitted):
+    X, y = _law_runs(n_mixtures, 3)  # power_law has 6 + 3 = 9 parameters
+    model = EnsembleSurrogate().fit(X, y)
+    assert model.member_names_ == fitted
+    assert np.isclose(model.weights_.sum(), 1.0)
