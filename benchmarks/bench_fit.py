@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swarm", default=str(Path(__file__).resolve().parents[2] / "shared" / "swarms" / "olmix-dclm"),
                         help="public swarm folder (mixture + metric CSVs), or 'none'")
     parser.add_argument("--draws", type=int, default=20, help="random draws of the public-swarm figures")
-    parser.add_argument("--candidates", default="gp,loglinear,sqrt_linear,ensemble",
+    parser.add_argument("--candidates", default="gp,power_law,loglinear,sqrt_linear,ensemble",
                         help="surrogates the public-swarm CV chooses among")
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
     parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
