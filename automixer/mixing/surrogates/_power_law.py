@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import least_squares
+from sklearn.base import clone
 
 from automixer.mixing.surrogates._base import SurrogateBase
 from automixer.mixing.surrogates._selection import inner_oof
@@ -46,8 +47,8 @@ class PowerLawSurrogate(SurrogateBase):
         cross-validation, which only needs the mean, never pays for them)."""
         if not hasattr(self, "_oof_pred"):
             X, y = self.X_fit_, self.y_fit_
-            refit = lambda a, b: PowerLawSurrogate(l2=self.l2, max_nfev=self.max_nfev)._fit_law(a, b)._mean  # noqa: E731
-            self._oof_pred = inner_oof(refit, X, y, 0) if len(y) >= 10 else np.full(len(y), y.mean())
+            self._oof_pred = inner_oof(lambda a, b: clone(self)._fit_law(a, b)._mean, X, y, 0) if len(y) >= 10 \
+                else np.full(len(y), y.mean())
         return self._oof_pred
 
     def _oof_rmse(self) -> float:
