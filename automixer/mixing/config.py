@@ -27,7 +27,7 @@ class FitConfig:
     candidates: tuple[str, ...] = ("lightgbm", "gp", "linear", "loglinear", "mixing_law", "sqrt_linear", "power_law",
                                    "ensemble")
     """Surrogates tried per target; the best by cross-validation is kept. A candidate with at least as many free
-    parameters as distinct sampled mixtures (the mixing law: components + 2; the power law: components + 3) is
+    parameters as distinct sampled mixtures (the mixing law: components + 2; the power law: components + 4) is
     left out unless all are."""
     cv_folds: int = 5
     """K of K-fold cross-validation."""

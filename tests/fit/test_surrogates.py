@@ -113,13 +113,13 @@ def test_cv_folds_keep_seed_repeats_of_a_mixture_together():
 
 
 def test_a_model_with_as_many_parameters_as_distinct_mixtures_is_underdetermined():
-    X = np.random.default_rng(0).dirichlet(np.ones(4), size=8)  # mixing law: 4 + 2 parameters
+    X = np.random.default_rng(0).dirichlet(np.ones(4), size=10)  # mixing law: 4 + 2 parameters
     cands = {name: make_surrogate(name) for name in ("mixing_law", "gp", "sqrt_linear", "ensemble")}
     cands["gp_law_ensemble"] = EnsembleSurrogate(members=("gp", "mixing_law"))  # falls back to its GP
-    cands["law_ensemble"] = EnsembleSurrogate(members=("mixing_law", "power_law"))  # 6 and 4 + 3 parameters
+    cands["law_ensemble"] = EnsembleSurrogate(members=("mixing_law", "power_law"))  # 6 and 4 + 4 parameters
     six_mixtures = np.vstack([X[:6], X[[0, 1]]])  # 8 runs, two of them seed repeats
     assert underdetermined(cands, six_mixtures) == {"mixing_law": "6 parameters from 6 distinct mixtures",
-                                                    "law_ensemble": "7 parameters from 6 distinct mixtures"}
+                                                    "law_ensemble": "8 parameters from 6 distinct mixtures"}
     assert underdetermined(cands, X) == {}
 
 

@@ -1,9 +1,12 @@
-"""A power law in the effective amount of relevant data: ``y = c + k * (a . w + 1) ** -alpha``.
+"""A power law in the effective amount of relevant data: ``y = c + k * (a . e(w) + 1) ** -alpha``.
 
 Each component i counts ``a_i`` times as much as the baseline (the ``+ 1``) towards the data a metric
 learns from; the metric improves as a power of that effective amount, with diminishing returns. With
-``alpha`` near 0 this is a log law, ``c - k * alpha * log(1 + a . w)``. It extrapolates in a sane shape (no
-runaway exponent), which a kernel model cannot promise far from its runs.
+``alpha`` near 0 this is a log law, ``c - k * alpha * log(1 + a . e)``. A component's weight itself brings
+diminishing returns past a fitted ``tau``: ``e(w) = w / (1 + w / tau)``, as when a proxy run repeats a
+domain's data or loses the diversity of the others (on the Olmix swarm, runs that pile weight on one domain
+score worse than the plain law says). It extrapolates in a sane shape (no runaway exponent), which a kernel
+model cannot promise far from its runs.
 """
 
 from __future__ import annotations
@@ -16,8 +19,17 @@ from automixer.mixing.surrogates._base import SurrogateBase
 from automixer.mixing.surrogates._selection import inner_oof
 
 
+TAU0 = 0.2
+"""Starting saturation weight of the fit."""
+
+
+def saturated(X: np.ndarray, tau: float) -> np.ndarray:
+    """Weights with diminishing returns past ``tau``: ``w / (1 + w / tau)`` (about ``w`` below, ``tau`` far above)."""
+    return X / (1.0 + X / tau)
+
+
 class PowerLawSurrogate(SurrogateBase):
-    """``y = c + sign * k * (sum_i a_i w_i + 1) ** -alpha`` with ``k, alpha, a_i > 0``, by least squares.
+    """``y = c + sign * k * (sum_i a_i e(w_i) + 1) ** -alpha`` with ``k, alpha, tau, a_i > 0``, by least squares.
 
     The target is standardised; both signs are fitted (a metric that falls or rises with relevant data) and
     the better kept. ``a_i = exp(b_i)``; l2: ridge penalty pulling every ``b_i`` to 0 (a component counts
@@ -34,8 +46,8 @@ class PowerLawSurrogate(SurrogateBase):
         self.max_nfev = max_nfev
 
     def n_parameters(self, n_components: int) -> int:
-        """c, k, alpha and one a per component (the l2 is too weak to set the model's size)."""
-        return n_components + 3
+        """c, k, alpha, tau and one a per component (the l2 is too weak to set the model's size)."""
+        return n_components + 4
 
     def _fit(self, X, y):
         self._fit_law(X, y)
@@ -62,9 +74,9 @@ class PowerLawSurrogate(SurrogateBase):
             fit = self._least_squares(X, z, sign)
             if best is None or fit.cost < best.cost:
                 best, best_sign = fit, sign
-        c, log_k, log_alpha, b = best.x[0], best.x[1], best.x[2], best.x[3:]
+        c, log_k, log_alpha, log_tau, b = best.x[0], best.x[1], best.x[2], best.x[3], best.x[4:]
         self.c_, self.k_ = c * sd + mu, best_sign * float(np.exp(log_k)) * sd
-        self.alpha_, self.a_ = float(np.exp(log_alpha)), np.exp(b)
+        self.alpha_, self.tau_, self.a_ = float(np.exp(log_alpha)), float(np.exp(log_tau)), np.exp(b)
         return self
 
     def _least_squares(self, X, z, sign):
@@ -72,34 +84,39 @@ class PowerLawSurrogate(SurrogateBase):
         n_comp = X.shape[1]
 
         def parts(p):
-            k, alpha, a = np.exp(p[1]), np.exp(p[2]), np.exp(p[3:])
-            s = X @ a + 1.0
-            return sign * k * s ** -alpha, alpha, a, s
+            k, alpha, tau, a = np.exp(p[1]), np.exp(p[2]), np.exp(p[3]), np.exp(p[4:])
+            e = saturated(X, tau)
+            s = e @ a + 1.0
+            return sign * k * s ** -alpha, alpha, tau, a, e, s
 
         def residuals(p):
             term = parts(p)[0]
-            return np.r_[p[0] + term - z, ridge * p[3:]]
+            return np.r_[p[0] + term - z, ridge * p[4:]]
 
         def jacobian(p):
-            term, alpha, a, s = parts(p)
-            top = np.c_[np.ones(len(z)), term, -term * alpha * np.log(s), (-alpha * term / s)[:, None] * a * X]
-            bottom = np.c_[np.zeros((n_comp, 3)), ridge * np.eye(n_comp)]
+            term, alpha, tau, a, e, s = parts(p)
+            d_term_d_s = -alpha * term / s
+            top = np.c_[np.ones(len(z)), term, -term * alpha * np.log(s), d_term_d_s * ((e**2 / tau) @ a),
+                        d_term_d_s[:, None] * a * e]
+            bottom = np.c_[np.zeros((n_comp, 4)), ridge * np.eye(n_comp)]
             return np.r_[top, bottom]
 
-        x0 = np.r_[z.min() if sign > 0 else z.max(), np.log(max(float(np.ptp(z)), 1e-3)), np.log(0.5), np.zeros(n_comp)]
+        x0 = np.r_[z.min() if sign > 0 else z.max(), np.log(max(float(np.ptp(z)), 1e-3)), np.log(0.5), np.log(TAU0),
+                   np.zeros(n_comp)]
         return least_squares(residuals, x0, jac=jacobian, method="trf", max_nfev=self.max_nfev)
 
     def _mean(self, X):
-        return self.c_ + self.k_ * (X @ self.a_ + 1.0) ** -self.alpha_
+        return self.c_ + self.k_ * (saturated(X, self.tau_) @ self.a_ + 1.0) ** -self.alpha_
 
     def _predict(self, X, return_std):
         mean = self._mean(X)
         return (mean, np.full(len(X), self._oof_rmse())) if return_std else mean
 
     def _state(self):
-        return ({"c": self.c_, "k": self.k_, "alpha": self.alpha_},
+        return ({"c": self.c_, "k": self.k_, "alpha": self.alpha_, "tau": self.tau_},
                 {"a": self.a_, "X_fit": self.X_fit_, "y_fit": self.y_fit_, "oof_pred": self.oof_pred_})
 
     def _restore(self, state, arrays, folder):
         self.c_, self.k_, self.alpha_, self.a_ = state["c"], state["k"], state["alpha"], arrays["a"]
+        self.tau_ = state["tau"]
         self.X_fit_, self.y_fit_, self._oof_pred = arrays["X_fit"], arrays["y_fit"], arrays["oof_pred"]
