@@ -9,7 +9,8 @@ and of 30 training runs (the rest held out), for every candidate and for the CV 
 keeps); calibration of the chosen model's std (share of held-out runs within +-1 and +-2 std); the top pick
 (held-out mixture ranked best on the mean of the groups' z-scores, with and without the uncertainty
 penalty) in the true top 3; and pool-based active learning (hold out 40, pool 87, start from 15, add 5 per
-round by acquisition.propose_indices vs at random; GP held-out Spearman per group).
+round by acquisition.propose_indices vs at random; held-out Spearman per group of the GP,
+or of `--al-model`).
 
 RUNS_TABLE is the project's own sweep results (``<workdir>/sweep/runs.parquet``) or any CSV/Parquet runs
 table: CV Spearman per surrogate at ``--sizes`` runs (first N after a fixed shuffle) and optimize wall
@@ -176,8 +177,8 @@ def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int, 
         print(f"({time.perf_counter() - started:.0f} s)")
 
 
-def active_learning(runs: Runs, repeats: int) -> None:
-    """Held-out GP Spearman per group vs runs used: proposals (acquisition.propose_indices) vs random."""
+def active_learning(runs: Runs, repeats: int, model: str) -> None:
+    """Held-out Spearman of ``model`` per group vs runs used: proposals (acquisition.propose_indices) vs random."""
     from automixer.config import config_from_dict
     from automixer.mixing.acquisition import propose_indices
     from automixer.mixing.surrogates import make_surrogate
@@ -196,7 +197,7 @@ def active_learning(runs: Runs, repeats: int) -> None:
                 for s, size in enumerate(sizes):
                     for j, g in enumerate(GROUP_NAMES):
                         y = runs.metrics[f"metric/{g}_bpb"]
-                        pred = make_surrogate("gp", random_state=rep).fit(runs.X_NC[used], y[used]).predict(runs.X_NC[test])
+                        pred = make_surrogate(model, random_state=rep).fit(runs.X_NC[used], y[used]).predict(runs.X_NC[test])
                         curves[method][rep, s, j] = _spearman(pred, y[test])
                     if size == sizes[-1]:
                         break
@@ -206,7 +207,7 @@ def active_learning(runs: Runs, repeats: int) -> None:
                     else:
                         sub = Runs(runs.components, runs.X_NC[used], {k: v[used] for k, v in runs.metrics.items()}, "pool")
                         used += list(rest[propose_indices(sub, 5, config, runs.X_NC[rest], aim=method)])
-    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; GP held-out Spearman, "
+    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; {model} held-out Spearman, "
           f"mean of {repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and "
           "accuracy picks (sweep --next), 'accuracy' only integrated-variance picks:")
     print(f"{'runs':>5s}" + "".join(f"{f'{m[:4]} {g[:6]}':>12s}" for g in GROUP_NAMES for m in curves))
@@ -222,7 +223,7 @@ def active_learning(runs: Runs, repeats: int) -> None:
 
 
 def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int,
-                     train_sizes: list[int]) -> None:
+                     train_sizes: list[int], al_model: str) -> None:
     if not folder.exists():
         print(f"public swarm: {folder} not found; skipped")
         return
@@ -230,7 +231,7 @@ def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int
     if draws:
         accuracy_figures(runs, draws, candidates, folds, train_sizes)
     if al_repeats:
-        active_learning(runs, al_repeats)
+        active_learning(runs, al_repeats, al_model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default="gp,power_law,loglinear,sqrt_linear,ensemble",
                         help="surrogates the public-swarm CV chooses among")
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
+    parser.add_argument("--al-model", default="gp", help="surrogate whose held-out accuracy the active-learning "
+                        "curves show (the proposals always come from the GPs of acquisition.propose_indices)")
     parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
     if args.swarm != "none":
         swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
-                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")])
+                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model)
         if not args.runs:
             return 0
     runs = load_runs(args.runs, max(sizes))
