@@ -13,7 +13,7 @@ from automixer.mixing.surrogates import (
     REGISTRY, EnsembleSurrogate, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate,
     underdetermined,
 )
-from automixer.mixing.surrogates._selection import grouped_folds, mixture_groups
+from automixer.mixing.surrogates._selection import CVResult, grouped_folds, mixture_groups
 
 ALL = sorted(REGISTRY)
 
@@ -95,6 +95,21 @@ def test_cross_validation_prefers_the_model_of_the_right_shape():
     by_name = {r.surrogate: r for r in results}
     assert by_name["gp"].spearman > 0.9 > by_name["linear"].spearman
     assert choose(results).surrogate == "gp"
+
+
+def _cv(name, spearman, r2, n=60):
+    return CVResult(name, spearman, r2, 0.1, np.zeros(n))
+
+
+def test_choice_hedges_with_the_ensemble_only_within_the_noise_of_the_best():
+    # at 60 runs one standard error of rho .95 is ~.013; at 30 runs, of rho .90, ~.037
+    near = [_cv("power_law", 0.950, 0.90), _cv("gp", 0.945, 0.92), _cv("ensemble", 0.940, 0.91)]
+    assert choose(near).surrogate == "ensemble"
+    assert choose([_cv(r.surrogate, r.spearman - 0.05, r.r2) for r in near]).surrogate == "ensemble"  # rho .90
+    far = [_cv("power_law", 0.950, 0.90), _cv("gp", 0.945, 0.92), _cv("ensemble", 0.930, 0.95)]
+    assert choose(far).surrogate == "gp"  # the ensemble is beyond the noise: the near one with the higher R^2
+    assert choose([_cv("power_law", 0.90, 0.8, n=30), _cv("ensemble", 0.87, 0.8, n=30)]).surrogate == "ensemble"
+    assert choose([_cv("power_law", 0.90, 0.8, n=500), _cv("ensemble", 0.87, 0.8, n=500)]).surrogate == "power_law"
 
 
 def test_cv_folds_keep_seed_repeats_of_a_mixture_together():

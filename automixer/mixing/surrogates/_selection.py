@@ -19,6 +19,9 @@ from sklearn.metrics import mean_absolute_error, r2_score
 SAME_MIXTURE = 1e-3
 """Two runs are repeats of one mixture when no weight differs by more than this."""
 
+ENSEMBLE = "ensemble"
+"""The registry name that ``choose`` prefers among candidates within noise of the best."""
+
 INNER_FOLDS = 5
 """K of the inner cross-validation that models use for their own out-of-fold error."""
 
@@ -108,10 +111,15 @@ def cross_validate(candidates: dict, X: np.ndarray, y: np.ndarray, folds: int, r
 
 
 def choose(results: list[CVResult]) -> CVResult:
-    """Best Spearman rho; ties (within 0.005) go to the higher R^2."""
+    """Best Spearman rho, unless others are within its noise: one standard error of rho (Fieller's
+    approximation, (1 - rho^2) sqrt(1.06 / (n - 3)), at least 0.005). Among those, the ensemble if it is one
+    (averaging hedges a pick that the CV cannot make), else the higher R^2."""
     top = max(r.spearman for r in results)
-    near = [r for r in results if r.spearman >= top - 0.005]
-    return max(near, key=lambda r: r.r2)
+    n = len(results[0].oof)
+    noise = max(0.005, (1 - top**2) * np.sqrt(1.06 / max(n - 3, 1)))
+    near = [r for r in results if r.spearman >= top - noise]
+    hedged = [r for r in near if r.surrogate == ENSEMBLE]
+    return hedged[0] if hedged else max(near, key=lambda r: r.r2)
 
 
 def inner_oof(fit_predict, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
