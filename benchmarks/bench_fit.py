@@ -158,6 +158,10 @@ def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int, 
             cells = [np.mean([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
             spread = [np.std([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
             print(f"{name:12s}" + "".join(f"{c:8.3f} +-{s:.2f}" for c, s in zip(cells, spread)))
+        if draws > 5:
+            print("first 5 draws (the issue's 5-draw protocol): " + "; ".join(
+                f"{name} " + " / ".join(f"{np.mean([r['rho'][name, g] for r in results[:5]]):.3f}" for g in GROUP_NAMES)
+                for name in ["cv choice", *candidates]))
         picks = {g: sorted({r["chosen"][g] for r in results}) for g in GROUP_NAMES}
         print("cv chose: " + "; ".join(f"{g}: {', '.join(v)}" for g, v in picks.items()))
         z = np.concatenate([np.concatenate(r["z_within"]) for r in results])
