@@ -98,8 +98,9 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
         rows.append({"target": metric, "surrogate": r.surrogate, "spearman": round(r.spearman, 4), "r2": round(r.r2, 4),
                      "mae": float(f"{r.mae:.4g}"), "chosen": "*" if r is best else "", "n_runs": int(ok.sum()),
                      "folds": min(fit_cfg.cv_folds, int(ok.sum()))})
-    if best.spearman < 0.3:
-        warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {best.spearman:.2f} by {best.surrogate}): "
+    top = max(results, key=lambda r: r.spearman)
+    if top.spearman < 0.3:
+        warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {top.spearman:.2f} by {top.surrogate}): "
                       "its values may be mostly noise, and the default objective leaves it out below "
                       "optimize.min_signal; leave it out of fit.targets to silence this", stacklevel=2)
     model = make_surrogate(best.surrogate, random_state=seed).fit(X, y)

@@ -61,6 +61,21 @@ def test_fit_leaves_out_surrogates_with_more_parameters_than_sampled_mixtures(tm
     assert manifest["targets"]["metric/code_loss"]["surrogate"] == "mixing_law"
 
 
+def test_a_metric_no_surrogate_ranks_warns_with_the_best_candidate(tmp_path):
+    table = synthetic_runs(12, seed=4)
+    noise = np.random.default_rng(7).normal(size=table.num_rows)  # linear ranks it best, at rho .21
+    pcsv.write_csv(table.append_column("metric/noise_loss", pa.array(noise)), tmp_path / "runs.csv")
+    config = config_from_dict({"workdir": str(tmp_path / "work"), "fit": {"candidates": ["gp", "linear", "ensemble"]}})
+    with pytest.warns(UserWarning, match="no surrogate ranks metric/noise_loss well") as rec:
+        run_fit(config, runs_file=str(tmp_path / "runs.csv"), targets=["metric/noise_loss"], out_dir=str(tmp_path / "s"))
+    kept = json.loads((tmp_path / "s" / "surrogates.json").read_text())["targets"]["metric/noise_loss"]
+    cv = kept["cv"]
+    top = max(cv, key=lambda name: cv[name]["spearman"])
+    assert kept["surrogate"] == "ensemble" != top  # 12 runs: the others are within the noise, the ensemble hedges
+    message = next(str(w.message) for w in rec if "no surrogate ranks" in str(w.message))
+    assert f"best CV Spearman {cv[top]['spearman']:.2f} by {top})" in message  # the top one, not the hedged pick
+
+
 def test_bad_runs_file_exits_2_naming_file_and_column(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("mix/a,mix/b,score\n0.5,0.5,1\n")
