@@ -5,6 +5,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from automixer.mixing.surrogates import EnsembleSurrogate, PowerLawSurrogate, load_surrogate, save_surrogate
+from automixer.mixing.surrogates._power_law import saturated
 
 
 def _law_runs(n, seed, noise=0.01, tau=None):
@@ -37,6 +38,12 @@ def test_recovers_where_returns_diminish(tau):
 
 def test_no_saturation_in_the_data_gives_a_far_saturation_point():
     assert PowerLawSurrogate().fit(*_law_runs(60, 0)).tau_ > 3  # beyond any weight: e = w
+
+
+def test_saturation_of_an_underflowed_tau_keeps_zero_weights_zero():
+    X = np.array([[0.0, 0.3, 0.7]])
+    np.testing.assert_allclose(saturated(X, 0.0), [[0.0, 1e-12, 1e-12]], rtol=1e-6)
+    np.testing.assert_allclose(saturated(X, 0.3), [[0.0, 0.15, 0.21]])
 
 
 def test_a_metric_that_rises_with_relevant_data_gets_the_other_sign():

@@ -24,8 +24,9 @@ TAU0 = 0.2
 
 
 def saturated(X: np.ndarray, tau: float) -> np.ndarray:
-    """Weights with diminishing returns past ``tau``: ``w / (1 + w / tau)`` (about ``w`` below, ``tau`` far above)."""
-    return X / (1.0 + X / tau)
+    """Weights with diminishing returns past ``tau``: ``w / (1 + w / tau)`` (about ``w`` below, ``tau`` far above).
+    A ``tau`` that underflowed to 0 counts as 1e-12 (presence only), so a weight of 0 stays 0, not 0 / 0."""
+    return X / (1.0 + X / max(tau, 1e-12))
 
 
 class PowerLawSurrogate(SurrogateBase):
