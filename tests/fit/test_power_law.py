@@ -1,5 +1,7 @@
 """The power-law surrogate recovers a known law in the effective amount of relevant data."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
@@ -64,6 +66,17 @@ def test_std_is_the_inner_out_of_fold_error_and_survives_save_load(tmp_path):
     mean2, std2 = loaded.predict(X[:5], return_std=True)
     np.testing.assert_allclose(mean2, mean)
     np.testing.assert_allclose(std2, std)
+
+
+def test_a_law_saved_before_the_saturation_loads_as_the_plain_law(tmp_path):
+    X, y = _law_runs(40, 2)
+    model = PowerLawSurrogate().fit(X, y)
+    folder = save_surrogate(model, tmp_path / "m")
+    meta = json.loads((folder / "model.json").read_text())
+    del meta["state"]["tau"]
+    (folder / "model.json").write_text(json.dumps(meta))
+    plain = model.c_ + model.k_ * (X @ model.a_ + 1.0) ** -model.alpha_
+    np.testing.assert_allclose(load_surrogate(folder).predict(X), plain)
 
 
 @pytest.mark.parametrize("n_mixtures, fitted", [(8, ["gp"]), (30, ["gp", "power_law"])])

@@ -119,5 +119,5 @@ class PowerLawSurrogate(SurrogateBase):
 
     def _restore(self, state, arrays, folder):
         self.c_, self.k_, self.alpha_, self.a_ = state["c"], state["k"], state["alpha"], arrays["a"]
-        self.tau_ = state["tau"]
+        self.tau_ = state.get("tau", float("inf"))  # saved before the saturation: e(w) = w, the plain law
         self.X_fit_, self.y_fit_, self._oof_pred = arrays["X_fit"], arrays["y_fit"], arrays["oof_pred"]
