@@ -22,9 +22,9 @@ class EnsembleSurrogate(SurrogateBase):
         member with at least as many free parameters as distinct mixtures is left out (``member_names_``
         are those fitted), unless all would be.
     weighting: inverse_error (weights 1 / out-of-fold mean squared error); equal; or stacked (non-negative
-        least squares of y on the members' out-of-fold predictions, scaled to sum 1). Out-of-fold
-        predictions are the members' closed-form leave-one-out ones where they have them (GP, ridge), else
-        their own inner out-of-fold ones (power law), else an inner grouped 5-fold.
+        least squares of y on the members' out-of-fold predictions, scaled to sum 1). Every member's
+        out-of-fold predictions come from the same inner grouped 5-fold, so their errors compare (a GP's
+        closed-form leave-one-out error, trained on one run fewer, looks better than a 5-fold one).
     random_state: passed to members that take one.
     The std is the law of total variance over members, with the same weights: weighted mean of member
     variances plus the weighted variance of member means.
@@ -54,18 +54,15 @@ class EnsembleSurrogate(SurrogateBase):
         sizes = [make_model(BASE_MODELS, name).n_parameters(n_components) for name in self.members]
         return None if None in sizes else max(sizes)
 
-    def _oof(self, est, X, y) -> np.ndarray:
-        for kept in ("loo_pred_", "oof_pred_"):  # what the member computed while fitting
-            if hasattr(est, kept):
-                return getattr(est, kept)
-        return inner_oof(lambda a, b: make_model(BASE_MODELS, self.member_names_[self.estimators_.index(est)],
-                                                 self.random_state).fit(a, b).predict, X, y, self.random_state)
+    def _oof(self, name: str, X, y) -> np.ndarray:
+        return inner_oof(lambda a, b: make_model(BASE_MODELS, name, self.random_state).fit(a, b).predict, X, y,
+                         self.random_state)
 
     def _weights(self, X, y) -> np.ndarray:
         m = len(self.estimators_)
         if self.weighting == "equal" or m == 1:
             return np.full(m, 1.0 / m)
-        oof_NM = np.column_stack([self._oof(est, X, y) for est in self.estimators_])
+        oof_NM = np.column_stack([self._oof(name, X, y) for name in self.member_names_])
         mse = np.mean((oof_NM - y[:, None]) ** 2, axis=0)
         inverse = 1.0 / np.maximum(mse, 1e-12)
         if self.weighting == "stacked":

@@ -6,8 +6,7 @@ mixing law).
 
 Every model gives a standard deviation with ``predict(X, return_std=True)``: the GP its posterior, ridge
 its Bayesian-ridge posterior, LightGBM the spread of re-seeded bagged boosters plus its out-of-fold error,
-the mixing law its out-of-fold error. The GP and ridge models also keep leave-one-out predictions
-(``loo_pred_``, closed form) that the stacked ensemble weighs its members by.
+the mixing law its out-of-fold error.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.linalg import cho_solve
 from scipy.optimize import least_squares, minimize
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -154,13 +152,6 @@ class GPSurrogate(SurrogateBase):
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.gp_ = gp.fit(Z, y)
         self.X_fit_, self.y_fit_ = X, y
-        self.loo_pred_ = self._loo(y)
-
-    def _loo(self, y):
-        """Leave-one-out means at the fitted hyperparameters: y_i - [K^-1 y]_i / [K^-1]_ii (closed form)."""
-        K_inv = cho_solve((self.gp_.L_, True), np.eye(len(y)))
-        y_norm = (y - self.gp_._y_train_mean) / self.gp_._y_train_std
-        return y - (K_inv @ y_norm) / np.diag(K_inv) * self.gp_._y_train_std
 
     def _predict(self, X, return_std):
         with _one_blas_thread():
@@ -175,7 +166,6 @@ class GPSurrogate(SurrogateBase):
         gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None)
         self.X_fit_, self.y_fit_ = arrays["X_fit"], arrays["y_fit"]
         self.gp_ = gp.fit(transform_weights(self.X_fit_, self.weight_transform), self.y_fit_)
-        self.loo_pred_ = self._loo(self.y_fit_)
 
 
 class _LengthScalePriorMAP:
@@ -229,8 +219,8 @@ class LinearSurrogate(SurrogateBase):
         self.precision_inv_ = np.linalg.inv(Fc.T @ Fc + self.alpha_ * np.eye(F.shape[1]))
         hat = np.einsum("ij,jk,ik->i", Fc, self.precision_inv_, Fc) + 1.0 / len(y)
         resid = y - self._mean(X)
-        self.loo_pred_ = y - resid / np.clip(1.0 - hat, 1e-6, None)
-        self.noise_ = float(np.sqrt(np.mean((self.loo_pred_ - y) ** 2)))
+        loo_pred = y - resid / np.clip(1.0 - hat, 1e-6, None)
+        self.noise_ = float(np.sqrt(np.mean((loo_pred - y) ** 2)))
 
     def _mean(self, X):
         return self._features(X) @ self.coef_ + self.intercept_
