@@ -81,8 +81,8 @@ class LightGBMSurrogate(SurrogateBase):
         self.spread_boosters_ = [self._train(X, y, self.random_state + 1 + i) for i in range(self.n_uncertainty)]
         self.oof_rmse_ = 0.0
         if self.n_uncertainty:
-            self.oof_pred_ = inner_oof(lambda a, b: self._train(a, b, self.random_state).predict, X, y, self.random_state)
-            self.oof_rmse_ = float(np.sqrt(np.mean((self.oof_pred_ - y) ** 2)))
+            oof = inner_oof(lambda a, b: self._train(a, b, self.random_state).predict, X, y, self.random_state)
+            self.oof_rmse_ = float(np.sqrt(np.mean((oof - y) ** 2)))
 
     def _predict(self, X, return_std):
         mean = self.booster_.predict(X)

@@ -35,8 +35,7 @@ class PowerLawSurrogate(SurrogateBase):
     The target is standardised; both signs are fitted (a metric that falls or rises with relevant data) and
     the better kept. ``a_i = exp(b_i)``; l2: ridge penalty pulling every ``b_i`` to 0 (a component counts
     like the baseline until the data say otherwise), which keeps 24 of them fittable from 60 runs.
-    The std is the out-of-fold error of an inner grouped 5-fold (the same everywhere); its out-of-fold
-    predictions (``oof_pred_``) are what a stacked ensemble weighs this model by.
+    The std is the out-of-fold error of an inner grouped 5-fold (the same everywhere).
     max_nfev: evaluations per least-squares fit.
     """
 
