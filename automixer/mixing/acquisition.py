@@ -2,14 +2,14 @@
 
 Shape legend: N runs, Q candidates, C components, M metrics.
 
-One GP per objective metric is fitted to its z-scores. Picks are greedy and alternate between two aims:
+One model per objective metric is fitted to its z-scores (``sweep.next_model``: the power law, linearised,
+or a GP; believers.py). Picks are greedy and alternate between two aims:
 - optimum: the lowest lower confidence bound of the objective (``mean - 2 std``, the objective being the
   configured weighted sum of sign-adjusted z-scores);
 - accuracy: the largest reduction of posterior variance summed over the candidates (and metrics) that
-  training on it would bring: sum_r cov(r, x)^2 / var(x), the integrated-variance criterion, which prefers
-  mixtures that teach the surrogates about many others over lone outliers with a large std.
-After each pick the GPs are conditioned on it with its predicted value (the "kriging believer": kernel
-hyperparameters frozen), so the next pick's uncertainty already counts it and a batch spreads out.
+  training on it would bring (the integrated-variance criterion).
+After each pick the models are conditioned on it with its predicted value (the "kriging believer"), so the
+next pick's uncertainty already counts it and a batch spreads out.
 Candidates are either given (pool-based active learning: pick from these runs) or Dirichlet draws within
 the sweep's bounds, kept 0.05 (L1) from runs already trained and 0.1 from each other.
 """
@@ -17,14 +17,12 @@ the sweep's bounds, kept 0.05 (L1) from runs already trained and 0.1 from each o
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import cho_solve
-from sklearn.gaussian_process import GaussianProcessRegressor
 
+from automixer.mixing.believers import BELIEVERS
 from automixer.mixing.config import metric_key
 from automixer.mixing.metrics import group_of, resolve_directions
 from automixer.mixing.runs_table import Runs, parse_runs
 from automixer.mixing.sampling import project_to_bounds
-from automixer.mixing.surrogates import GPSurrogate, transform_weights
 from dataplane.errors import StageError
 
 LCB_KAPPA = 2.0
@@ -68,7 +66,8 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
     cand = _generated(parsed, config) if generated else np.asarray(cand_QC, dtype=np.float64)
     if len(cand) < k:
         raise ValueError(f"only {len(cand)} candidates for {k} picks")
-    believers = [_Believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed) for j in range(Y_NM.shape[1])]
+    believer = BELIEVERS[config.sweep.next_model]
+    believers = [believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed) for j in range(Y_NM.shape[1])]
     w_M = np.array(list(weights.values()))
     ref = cand[np.random.default_rng(config.seed).permutation(len(cand))[:NUM_REFERENCE]]
     allowed = np.ones(len(cand), bool)
@@ -132,32 +131,6 @@ def _generated(parsed: Runs, config) -> np.ndarray:
     for conc in (0.5, 2.0, 8.0):
         parts.append(rng.dirichlet(center * conc * c + 0.05, size=NUM_CANDIDATES // 4))
     return np.array([project_to_bounds(w, lo, hi) for w in np.vstack(parts)])
-
-
-class _Believer:
-    """A GP on one metric that can be conditioned on pending picks at their predicted value."""
-
-    def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int):
-        self.model = GPSurrogate(random_state=seed).fit(X_NC, y_N)
-        self.X, self.y = X_NC, y_N
-        self.gp = self.model.gp_
-
-    def predict(self, cand_QC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.gp.predict(transform_weights(cand_QC, self.model.weight_transform), return_std=True)
-
-    def variance_reduction(self, cand_QC: np.ndarray, ref_RC: np.ndarray, var_Q: np.ndarray) -> np.ndarray:
-        """Summed drop of posterior variance over ``ref_RC`` if each candidate were observed (normalised units)."""
-        tf = self.model.weight_transform
-        Zx, Zq, Zr = (transform_weights(a, tf) for a in (self.X, cand_QC, ref_RC))
-        k = self.gp.kernel_
-        cov_RQ = k(Zr, Zq) - k(Zx, Zr).T @ cho_solve((self.gp.L_, True), k(Zx, Zq))
-        scale2 = self.gp._y_train_std ** 2
-        return (cov_RQ**2).sum(0) / np.maximum(var_Q / scale2, 1e-12)
-
-    def add(self, x_C: np.ndarray, y: float) -> None:
-        self.X, self.y = np.vstack([self.X, x_C]), np.append(self.y, y)
-        self.gp = GaussianProcessRegressor(self.gp.kernel_, normalize_y=True, optimizer=None).fit(
-            transform_weights(self.X, self.model.weight_transform), self.y)
 
 
 def _z(values: np.ndarray) -> np.ndarray:

@@ -29,6 +29,13 @@ def saturated(X: np.ndarray, tau: float) -> np.ndarray:
     return X / (1.0 + X / max(tau, 1e-12))
 
 
+def _gradient(term, alpha, tau, a, e, s):
+    """d (c + term) / d (c, log k, log alpha, log tau, log a_i), where term = k * s ** -alpha, s = a . e + 1."""
+    d_term_d_s = -alpha * term / s
+    return np.c_[np.ones(len(s)), term, -term * alpha * np.log(s), d_term_d_s * ((e**2 / tau) @ a),
+                 d_term_d_s[:, None] * a * e]
+
+
 class PowerLawSurrogate(SurrogateBase):
     """``y = c + sign * k * (sum_i a_i e(w_i) + 1) ** -alpha`` with ``k, alpha, tau, a_i > 0``, by least squares.
 
@@ -94,10 +101,7 @@ class PowerLawSurrogate(SurrogateBase):
             return np.r_[p[0] + term - z, ridge * p[4:]]
 
         def jacobian(p):
-            term, alpha, tau, a, e, s = parts(p)
-            d_term_d_s = -alpha * term / s
-            top = np.c_[np.ones(len(z)), term, -term * alpha * np.log(s), d_term_d_s * ((e**2 / tau) @ a),
-                        d_term_d_s[:, None] * a * e]
+            top = _gradient(*parts(p))
             bottom = np.c_[np.zeros((n_comp, 4)), ridge * np.eye(n_comp)]
             return np.r_[top, bottom]
 
@@ -107,6 +111,13 @@ class PowerLawSurrogate(SurrogateBase):
 
     def _mean(self, X):
         return self.c_ + self.k_ * (saturated(X, self.tau_) @ self.a_ + 1.0) ** -self.alpha_
+
+    def gradient(self, X: np.ndarray) -> np.ndarray:
+        """d mean / d parameters at each row of X, shape (rows, components + 4); the parameters in the order
+        c, log|k|, log alpha, log tau, log a_i (the linearisation that acquisition.py's believers use)."""
+        e = saturated(X, self.tau_)
+        s = e @ self.a_ + 1.0
+        return _gradient(self.k_ * s ** -self.alpha_, self.alpha_, self.tau_, self.a_, e, s)
 
     def _predict(self, X, return_std):
         mean = self._mean(X)
