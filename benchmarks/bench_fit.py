@@ -9,8 +9,8 @@ and of 30 training runs (the rest held out), for every candidate and for the CV 
 keeps); calibration of the chosen model's std (share of held-out runs within +-1 and +-2 std); the top pick
 (held-out mixture ranked best on the mean of the groups' z-scores, with and without the uncertainty
 penalty) in the true top 3; and pool-based active learning (hold out 40, pool 87, start from 15, add 5 per
-round by acquisition.propose_indices vs at random; held-out Spearman per group of the GP,
-or of `--al-model`).
+round by acquisition.propose_indices with power-law or GP believers vs at random; held-out Spearman per group
+of each `--al-model`, default the power law and the GP).
 
 RUNS_TABLE is the project's own sweep results (``<workdir>/sweep/runs.parquet``) or any CSV/Parquet runs
 table: CV Spearman per surrogate at ``--sizes`` runs (first N after a fixed shuffle) and optimize wall
@@ -181,61 +181,108 @@ def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int, 
         print(f"({time.perf_counter() - started:.0f} s)")
 
 
-def active_learning(runs: Runs, repeats: int, model: str) -> None:
-    """Held-out Spearman of ``model`` per group vs runs used: proposals (acquisition.propose_indices) vs random."""
+def top_pick_ceiling(runs: Runs, draws: int, n_train: int = 60, simulations: int = 200) -> None:
+    """How often even a perfect surrogate's top pick lands in the true top 3 when each run carries noise: the
+    power law fitted on all runs stands in for the noise-free truth, its 10-fold out-of-fold error bounds
+    the noise, and the 'observed' objective is truth plus Gaussian noise of a share of that error."""
+    from automixer.mixing.surrogates import make_surrogate, out_of_fold
+
+    truth = oof = observed = 0.0
+    for g in GROUP_NAMES:
+        y = runs.metrics[f"metric/{g}_bpb"]
+        center, scale = y.mean(), y.std() * len(GROUP_NAMES)
+        truth = truth + (make_surrogate("power_law").fit(runs.X_NC, y).predict(runs.X_NC) - center) / scale
+        oof = oof + (out_of_fold(make_surrogate("power_law"), runs.X_NC, y, 10, 0) - center) / scale
+        observed = observed + (y - center) / scale
+    error = float(np.std(observed - oof))
+    tests = [np.random.default_rng(d).permutation(runs.num_runs)[n_train:] for d in range(draws)]
+    rng = np.random.default_rng(0)
+    cells = []
+    for share in (0.25, 0.5, 0.75, 1.0):
+        hits = []
+        for _ in range(simulations):
+            noisy = truth + rng.normal(0.0, share * error, len(truth))
+            hits.append(sum(int(np.argmin(truth[t])) in np.argsort(noisy[t])[:3] for t in tests))
+        cells.append(f"{share:g} x ({share * error:.3f}): {np.mean(hits):.1f} (at least 18 in {np.mean(np.array(hits) >= 18):.0%})")
+    print(f"top-pick ceiling at {n_train} runs: a perfect surrogate of the power law's fit on all {runs.num_runs} runs, "
+          f"picks in the true top 3 of {draws} draws when run noise is a share of the law's out-of-fold error of the "
+          f"objective ({error:.3f} z; the objective's spread {np.std(observed):.3f}): " + "; ".join(cells))
+
+
+AL_METHODS = {"both": ("both", "power_law"), "accuracy": ("accuracy", "power_law"), "both gp": ("both", "gp"),
+              "random": None}
+"""Curve name -> (aim, sweep.next_model) of acquisition.propose_indices; random picks at random."""
+
+
+def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
+    """Held-out Spearman per group vs runs used, for proposals (acquisition.propose_indices, each way of
+    AL_METHODS) and random picks, scored by each surrogate in ``models``."""
     from automixer.config import config_from_dict
-    from automixer.mixing.acquisition import propose_indices
     from automixer.mixing.surrogates import make_surrogate
 
     sizes = list(range(15, 61, 5))
-    curves = {m: np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for m in ("both", "accuracy", "random")}
+    curves = {(m, model): np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for model in models for m in AL_METHODS}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeats):
-            config = config_from_dict({"workdir": tmp, "seed": rep})
             perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
             test, pool = perm[:40], perm[40:]
-            for method in curves:
-                used = list(pool[:15])
-                rng = np.random.default_rng(200 + rep)
+            for method, how in AL_METHODS.items():
+                config = how and config_from_dict({"workdir": tmp, "seed": rep, "sweep": {"next_model": how[1]}})
+                used = _pool_picks(runs, pool, sizes, config, how and how[0], np.random.default_rng(200 + rep))
                 for s, size in enumerate(sizes):
-                    for j, g in enumerate(GROUP_NAMES):
-                        y = runs.metrics[f"metric/{g}_bpb"]
-                        pred = make_surrogate(model, random_state=rep).fit(runs.X_NC[used], y[used]).predict(runs.X_NC[test])
-                        curves[method][rep, s, j] = _spearman(pred, y[test])
-                    if size == sizes[-1]:
-                        break
-                    rest = np.array([i for i in pool if i not in set(used)])
-                    if method == "random":
-                        used += list(rng.choice(rest, 5, replace=False))
-                    else:
-                        sub = Runs(runs.components, runs.X_NC[used], {k: v[used] for k, v in runs.metrics.items()}, "pool")
-                        used += list(rest[propose_indices(sub, 5, config, runs.X_NC[rest], aim=method)])
-    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; {model} held-out Spearman, "
-          f"mean of {repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and "
-          "accuracy picks (sweep --next), 'accuracy' only integrated-variance picks:")
-    print(f"{'runs':>5s}" + "".join(f"{f'{m[:4]} {g[:6]}':>12s}" for g in GROUP_NAMES for m in curves))
-    for s, size in enumerate(sizes):
-        print(f"{size:5d}" + "".join(f"{curves[m][:, s, j].mean():12.3f}" for j in range(len(GROUP_NAMES)) for m in curves))
-    goal = curves["random"][:, -1].mean()
-    for method in curves:
-        mean = curves[method].mean(axis=(0, 2))
-        reach = next((sizes[s] for s in range(len(sizes)) if mean[s] >= goal - 1e-9), None)
-        print(f"{method}: mean over groups " + " ".join(f"{size}:{m:.3f}" for size, m in zip(sizes, mean))
-              + f"; fewest runs reaching random's 60-run mean ({goal:.3f}): {reach or 'not within 60'}")
+                    for model in models:
+                        for j, g in enumerate(GROUP_NAMES):
+                            y = runs.metrics[f"metric/{g}_bpb"]
+                            pred = make_surrogate(model, random_state=rep).fit(runs.X_NC[used[:size]], y[used[:size]])
+                            curves[method, model][rep, s, j] = _spearman(pred.predict(runs.X_NC[test]), y[test])
+            print(f"  active learning repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
+    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; held-out Spearman, mean of "
+          f"{repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and accuracy "
+          "picks (sweep --next, power law believers), 'accuracy' only integrated-variance picks, 'both gp' "
+          "sweep --next with sweep.next_model gp:")
+    for model in models:
+        print(f"scored by {model}:")
+        print(f"{'runs':>5s}" + "".join(f"{f'{m[:6]} {g[:6]}':>14s}" for g in GROUP_NAMES for m in AL_METHODS))
+        for s, size in enumerate(sizes):
+            print(f"{size:5d}" + "".join(f"{curves[m, model][:, s, j].mean():14.3f}"
+                                        for j in range(len(GROUP_NAMES)) for m in AL_METHODS))
+        goal = curves["random", model][:, -1].mean()
+        for method in AL_METHODS:
+            mean = curves[method, model].mean(axis=(0, 2))
+            reach = next((sizes[s] for s in range(len(sizes)) if mean[s] >= goal - 1e-9), None)
+            print(f"{model} / {method}: mean over groups " + " ".join(f"{size}:{m:.3f}" for size, m in zip(sizes, mean))
+                  + f"; fewest runs reaching random's 60-run mean ({goal:.3f}): {reach or 'not within 60'}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
+def _pool_picks(runs: Runs, pool: np.ndarray, sizes: list[int], config, aim: str | None, rng) -> list[int]:
+    """Runs of the pool in the order they are added: the first 15, then 5 per round by ``aim`` (None: random)."""
+    from automixer.mixing.acquisition import propose_indices
+
+    used = list(pool[:sizes[0]])
+    for size in sizes[1:]:
+        rest = np.array([i for i in pool if i not in set(used)])
+        step = size - len(used)
+        if aim is None:
+            used += list(rng.choice(rest, step, replace=False))
+        else:
+            sub = Runs(runs.components, runs.X_NC[used], {k: v[used] for k, v in runs.metrics.items()}, "pool")
+            used += list(rest[propose_indices(sub, step, config, runs.X_NC[rest], aim=aim)])
+    return used
+
+
 def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int,
-                     train_sizes: list[int], al_model: str) -> None:
+                     train_sizes: list[int], al_models: list[str]) -> None:
     if not folder.exists():
         print(f"public swarm: {folder} not found; skipped")
         return
     runs = load_swarm(folder)
     if draws:
         accuracy_figures(runs, draws, candidates, folds, train_sizes)
+        top_pick_ceiling(runs, draws)
     if al_repeats:
-        active_learning(runs, al_repeats, al_model)
+        active_learning(runs, al_repeats, al_models)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default="gp,power_law,loglinear,sqrt_linear,ensemble",
                         help="surrogates the public-swarm CV chooses among")
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
-    parser.add_argument("--al-model", default="gp", help="surrogate whose held-out accuracy the active-learning "
-                        "curves show (the proposals always come from the GPs of acquisition.propose_indices)")
+    parser.add_argument("--al-model", default="power_law,gp", help="surrogates whose held-out accuracy the "
+                        "active-learning curves show (comma-separated)")
     parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
@@ -258,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
     if args.swarm != "none":
         swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
-                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model)
+                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model.split(","))
         if not args.runs:
             return 0
     runs = load_runs(args.runs, max(sizes))

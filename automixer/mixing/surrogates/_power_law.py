@@ -29,6 +29,12 @@ def saturated(X: np.ndarray, tau: float) -> np.ndarray:
     return X / (1.0 + X / max(tau, 1e-12))
 
 
+def _tau(log_tau: float) -> float:
+    """tau from its log; past ~1e308 it is inf (quietly): no saturation at all, the plain law."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(log_tau))
+
+
 def _gradient(term, alpha, tau, a, e, s):
     """d (c + term) / d (c, log k, log alpha, log tau, log a_i), where term = k * s ** -alpha, s = a . e + 1."""
     d_term_d_s = -alpha * term / s
@@ -83,7 +89,7 @@ class PowerLawSurrogate(SurrogateBase):
                 best, best_sign = fit, sign
         c, log_k, log_alpha, log_tau, b = best.x[0], best.x[1], best.x[2], best.x[3], best.x[4:]
         self.c_, self.k_ = c * sd + mu, best_sign * float(np.exp(log_k)) * sd
-        self.alpha_, self.tau_, self.a_ = float(np.exp(log_alpha)), float(np.exp(log_tau)), np.exp(b)
+        self.alpha_, self.tau_, self.a_ = float(np.exp(log_alpha)), _tau(log_tau), np.exp(b)
         return self
 
     def _least_squares(self, X, z, sign):
@@ -91,7 +97,7 @@ class PowerLawSurrogate(SurrogateBase):
         n_comp = X.shape[1]
 
         def parts(p):
-            k, alpha, tau, a = np.exp(p[1]), np.exp(p[2]), np.exp(p[3]), np.exp(p[4:])
+            k, alpha, tau, a = np.exp(p[1]), np.exp(p[2]), _tau(p[3]), np.exp(p[4:])
             e = saturated(X, tau)
             s = e @ a + 1.0
             return sign * k * s ** -alpha, alpha, tau, a, e, s
