@@ -34,6 +34,7 @@ class LawBeliever:
     """A power law on one metric with a Gaussian posterior over its parameters (linearised)."""
 
     def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int):
+        """``seed`` is unused (the least-squares fit is deterministic); it keeps GPBeliever's signature."""
         self.model = PowerLawSurrogate().fit(X_NC, y_N)
         self.noise = self.model.predict(X_NC[:1], return_std=True)[1][0] ** 2 + 1e-12
         g_NP = self.model.gradient(X_NC)

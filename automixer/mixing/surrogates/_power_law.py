@@ -120,7 +120,7 @@ class PowerLawSurrogate(SurrogateBase):
 
     def gradient(self, X: np.ndarray) -> np.ndarray:
         """d mean / d parameters at each row of X, shape (rows, components + 4); the parameters in the order
-        c, log|k|, log alpha, log tau, log a_i (the linearisation that acquisition.py's believers use)."""
+        c, log|k|, log alpha, log tau, log a_i (the linearisation that believers.py's LawBeliever uses)."""
         e = saturated(X, self.tau_)
         s = e @ self.a_ + 1.0
         return _gradient(self.k_ * s ** -self.alpha_, self.alpha_, self.tau_, self.a_, e, s)
