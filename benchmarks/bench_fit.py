@@ -256,6 +256,34 @@ def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
+def active_learning_bound(runs: Runs, repeats: int) -> None:
+    """An upper bound no method can reach: one run at a time, the pool run that most raises the power law's
+    held-out Spearman itself (it peeks at the held-out labels), on the splits of ``active_learning``."""
+    from automixer.mixing.surrogates import make_surrogate
+
+    def held_out_rho(idx, test):
+        return np.mean([_spearman(make_surrogate("power_law").fit(runs.X_NC[idx], y[idx]).predict(runs.X_NC[test]), y[test])
+                        for y in (runs.metrics[f"metric/{g}_bpb"] for g in GROUP_NAMES)])
+
+    sizes = list(range(15, 36, 5))
+    curve = np.zeros((repeats, len(sizes)))
+    started = time.perf_counter()
+    for rep in range(repeats):
+        perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
+        test, pool = perm[:40], perm[40:]
+        used = list(pool[:sizes[0]])
+        curve[rep, 0] = held_out_rho(used, test)
+        while len(used) < sizes[-1]:
+            rest = [i for i in pool if i not in set(used)]
+            gains = [held_out_rho(used + [i], test) for i in rest]
+            used.append(rest[int(np.argmax(gains))])
+            if len(used) in sizes:
+                curve[rep, sizes.index(len(used))] = max(gains)
+        print(f"  label-peeking bound, repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
+    print(f"active learning upper bound (picks that peek at the held-out labels, power_law, mean over groups of "
+          f"{repeats} repeats): " + " ".join(f"{n}:{v:.3f}" for n, v in zip(sizes, curve.mean(0))))
+
+
 def _pool_picks(runs: Runs, pool: np.ndarray, sizes: list[int], config, aim: str | None, rng) -> list[int]:
     """Runs of the pool in the order they are added: the first 15, then 5 per round by ``aim`` (None: random)."""
     from automixer.mixing.acquisition import propose_indices
@@ -273,7 +301,7 @@ def _pool_picks(runs: Runs, pool: np.ndarray, sizes: list[int], config, aim: str
 
 
 def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int,
-                     train_sizes: list[int], al_models: list[str]) -> None:
+                     train_sizes: list[int], al_models: list[str], al_bound_repeats: int) -> None:
     if not folder.exists():
         print(f"public swarm: {folder} not found; skipped")
         return
@@ -283,6 +311,8 @@ def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int
         top_pick_ceiling(runs, draws)
     if al_repeats:
         active_learning(runs, al_repeats, al_models)
+    if al_bound_repeats:
+        active_learning_bound(runs, al_bound_repeats)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
     parser.add_argument("--al-model", default="power_law,gp", help="surrogates whose held-out accuracy the "
                         "active-learning curves show (comma-separated)")
+    parser.add_argument("--al-bound-repeats", type=int, default=0, help="repeats of the label-peeking upper "
+                        "bound of active learning (about 7 min each; 0 skips)")
     parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
@@ -305,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
     if args.swarm != "none":
         swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
-                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model.split(","))
+                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model.split(","),
+                         args.al_bound_repeats)
         if not args.runs:
             return 0
     runs = load_runs(args.runs, max(sizes))
