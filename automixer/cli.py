@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sweep", cmd_sweep, "Train one proxy model per sampled mixture.", "automixer sweep configs/demo.yaml")
     _add_common(p)
-    p.add_argument("--next", type=int, metavar="K", help="propose K new mixtures where the surrogate is uncertain or promising")
+    p.add_argument("--next", type=int, metavar="K", help="propose K new mixtures where the surrogate is uncertain or promising "
+                   "(one power law per objective metric, or a GP with sweep.next_model: gp)")
 
     p = add("fit", cmd_fit, "Fit surrogate regressors from mixture weights to metrics.", "automixer fit configs/demo.yaml --out runs/demo/surrogates")
     _add_common(p, config_required=False)
