@@ -209,8 +209,8 @@ def top_pick_ceiling(runs: Runs, draws: int, n_train: int = 60, simulations: int
           f"objective ({error:.3f} z; the objective's spread {np.std(observed):.3f}): " + "; ".join(cells))
 
 
-AL_METHODS = {"both": ("both", "auto"), "accuracy": ("accuracy", "auto"), "both law": ("both", "power_law"),
-              "both gp": ("both", "gp"), "random": None}
+AL_METHODS = {"both": ("both", "power_law"), "accuracy": ("accuracy", "power_law"), "both gp": ("both", "gp"),
+              "random": None}
 """Curve name -> (aim, sweep.next_model) of acquisition.propose_indices; random picks at random."""
 
 
@@ -239,8 +239,8 @@ def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
             print(f"  active learning repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; held-out Spearman, mean of "
           f"{repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and accuracy "
-          "picks (sweep --next: GP believers while the power law is underdetermined, then power-law ones), "
-          "'accuracy' only integrated-variance picks, 'both law' / 'both gp' with sweep.next_model power_law / gp:")
+          "picks (sweep --next, power law believers), 'accuracy' only integrated-variance picks, 'both gp' "
+          "sweep --next with sweep.next_model gp:")
     for model in models:
         print(f"scored by {model}:")
         print(f"{'runs':>5s}" + "".join(f"{f'{m[:6]} {g[:6]}':>14s}" for g in GROUP_NAMES for m in AL_METHODS))

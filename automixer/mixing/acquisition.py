@@ -3,7 +3,7 @@
 Shape legend: N runs, Q candidates, C components, M metrics.
 
 One model per objective metric is fitted to its z-scores (``sweep.next_model``: the power law, linearised,
-or a GP; by default the power law once the runs determine it; believers.py). Picks are greedy and alternate between two aims:
+or a GP; believers.py). Picks are greedy and alternate between two aims:
 - optimum: the lowest lower confidence bound of the objective (``mean - 2 std``, the objective being the
   configured weighted sum of sign-adjusted z-scores);
 - accuracy: the largest reduction of posterior variance summed over the candidates (and metrics) that
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from automixer.mixing.believers import BELIEVERS, believer_kind
+from automixer.mixing.believers import BELIEVERS
 from automixer.mixing.config import metric_key
 from automixer.mixing.metrics import group_of, resolve_directions
 from automixer.mixing.runs_table import Runs, parse_runs
@@ -66,7 +66,7 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
     cand = _generated(parsed, config) if generated else np.asarray(cand_QC, dtype=np.float64)
     if len(cand) < k:
         raise ValueError(f"only {len(cand)} candidates for {k} picks")
-    believer = BELIEVERS[believer_kind(config.sweep.next_model, parsed.X_NC[ok])]
+    believer = BELIEVERS[config.sweep.next_model]
     believers = [believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed) for j in range(Y_NM.shape[1])]
     w_M = np.array(list(weights.values()))
     ref = cand[np.random.default_rng(config.seed).permutation(len(cand))[:NUM_REFERENCE]]

@@ -9,8 +9,7 @@ Every believer answers the same three questions, in the metric's own units:
   criterion, which prefers mixtures that teach about many others over lone outliers with a large std);
 - ``add(x_C, y)``: condition on a pick at its predicted value, so the next pick of a batch counts it.
 
-Two kinds (``sweep.next_model``; ``auto``, the default, takes the power law once the runs have more distinct
-mixtures than it has parameters, the rule by which ``fit`` admits a candidate, and the GP before that):
+Two kinds (``sweep.next_model``):
 - ``power_law``: the power law of surrogates/_power_law.py, linearised around its least-squares fit
   (Gauss-Newton): its parameters get a Gaussian posterior with the fit's ridge as prior and the fit's
   out-of-fold error as noise; a candidate's variance is that noise plus g S g' (g the law's gradient in
@@ -26,7 +25,6 @@ from scipy.linalg import cho_solve
 from sklearn.gaussian_process import GaussianProcessRegressor
 
 from automixer.mixing.surrogates import GPSurrogate, PowerLawSurrogate, transform_weights
-from automixer.mixing.surrogates._selection import underdetermined
 
 FLAT_PRECISION = 1e-6
 """Prior precision of the power law's c, k, alpha and tau (flat: the data decide them)."""
@@ -84,10 +82,3 @@ class GPBeliever:
 
 
 BELIEVERS = {"power_law": LawBeliever, "gp": GPBeliever}
-
-
-def believer_kind(next_model: str, X_NC: np.ndarray) -> str:
-    """``next_model`` itself, or for ``auto`` the power law unless it is underdetermined by these runs."""
-    if next_model != "auto":
-        return next_model
-    return "gp" if underdetermined({"power_law": PowerLawSurrogate()}, X_NC) else "power_law"

@@ -92,11 +92,9 @@ class SweepConfig:
     """Components with fewer available tokens are left out of the sweep."""
     natural_first: bool = True
     """Train the natural (token-proportional) mixture as the first proxy."""
-    next_model: Literal["auto", "power_law", "gp"] = "auto"
+    next_model: Literal["power_law", "gp"] = "power_law"
     """Model behind ``sweep --next`` picks, one per objective metric (automixer/mixing/believers.py): the
-    power law (linearised) or a GP; auto: the power law once the runs have more distinct mixtures than it
-    has parameters (components + 4), the GP before. On the Olmix swarm the power law's picks saved more
-    proxies (README)."""
+    power law (linearised) or a GP. On the Olmix swarm the power law's picks saved more proxies (README)."""
     tokenizer: Optional[str] = None
     """Tokenizer JSON; null uses <workdir>/tokenizer.json (written by curate)."""
 

@@ -56,13 +56,3 @@ def test_law_believer_is_surer_with_more_runs_and_noise_sets_its_floor():
     assert std_many.mean() < std_few.mean()
     assert (std_many >= np.sqrt(many.noise) - 1e-12).all()  # never below the law's out-of-fold error
     assert np.sqrt(many.noise) < 0.05  # which is about the planted noise (0.02) on a law it can express
-
-
-def test_auto_takes_the_power_law_only_once_the_runs_determine_it():
-    from automixer.mixing.believers import believer_kind
-
-    X = _law_runs(12, 7)[0]  # 5 components: the law has 9 parameters
-    assert believer_kind("auto", X[:9]) == "gp"
-    assert believer_kind("auto", np.vstack([X[:9], X[:9]])) == "gp"  # seed repeats are not new mixtures
-    assert believer_kind("auto", X[:10]) == "power_law"
-    assert believer_kind("gp", X) == "gp" and believer_kind("power_law", X[:3]) == "power_law"
