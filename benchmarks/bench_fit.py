@@ -214,28 +214,41 @@ AL_METHODS = {"both": ("both", "power_law"), "accuracy": ("accuracy", "power_law
 """Curve name -> (aim, sweep.next_model) of acquisition.propose_indices; random picks at random."""
 
 
+def _al_split(runs: Runs, rep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The active-learning split of repeat ``rep``: 40 held-out runs, the rest the pool."""
+    perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
+    return perm[:40], perm[40:]
+
+
+def _held_out_rhos(runs: Runs, model: str, used, test, seed: int = 0) -> np.ndarray:
+    """Held-out Spearman per group of ``model`` trained on the runs ``used``."""
+    from automixer.mixing.surrogates import make_surrogate
+
+    rhos = []
+    for g in GROUP_NAMES:
+        y = runs.metrics[f"metric/{g}_bpb"]
+        pred = make_surrogate(model, random_state=seed).fit(runs.X_NC[used], y[used]).predict(runs.X_NC[test])
+        rhos.append(_spearman(pred, y[test]))
+    return np.array(rhos)
+
+
 def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
     """Held-out Spearman per group vs runs used, for proposals (acquisition.propose_indices, each way of
     AL_METHODS) and random picks, scored by each surrogate in ``models``."""
     from automixer.config import config_from_dict
-    from automixer.mixing.surrogates import make_surrogate
 
     sizes = list(range(15, 61, 5))
     curves = {(m, model): np.zeros((repeats, len(sizes), len(GROUP_NAMES))) for model in models for m in AL_METHODS}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeats):
-            perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
-            test, pool = perm[:40], perm[40:]
+            test, pool = _al_split(runs, rep)
             for method, how in AL_METHODS.items():
                 config = how and config_from_dict({"workdir": tmp, "seed": rep, "sweep": {"next_model": how[1]}})
                 used = _pool_picks(runs, pool, sizes, config, how and how[0], np.random.default_rng(200 + rep))
                 for s, size in enumerate(sizes):
                     for model in models:
-                        for j, g in enumerate(GROUP_NAMES):
-                            y = runs.metrics[f"metric/{g}_bpb"]
-                            pred = make_surrogate(model, random_state=rep).fit(runs.X_NC[used[:size]], y[used[:size]])
-                            curves[method, model][rep, s, j] = _spearman(pred.predict(runs.X_NC[test]), y[test])
+                        curves[method, model][rep, s] = _held_out_rhos(runs, model, used[:size], test, rep)
             print(f"  active learning repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; held-out Spearman, mean of "
           f"{repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and accuracy "
@@ -259,18 +272,14 @@ def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
 def active_learning_bound(runs: Runs, repeats: int) -> None:
     """An upper bound no method can reach: one run at a time, the pool run that most raises the power law's
     held-out Spearman itself (it peeks at the held-out labels), on the splits of ``active_learning``."""
-    from automixer.mixing.surrogates import make_surrogate
-
     def held_out_rho(idx, test):
-        return np.mean([_spearman(make_surrogate("power_law").fit(runs.X_NC[idx], y[idx]).predict(runs.X_NC[test]), y[test])
-                        for y in (runs.metrics[f"metric/{g}_bpb"] for g in GROUP_NAMES)])
+        return _held_out_rhos(runs, "power_law", idx, test).mean()
 
     sizes = list(range(15, 36, 5))
     curve = np.zeros((repeats, len(sizes)))
     started = time.perf_counter()
     for rep in range(repeats):
-        perm = np.random.default_rng(100 + rep).permutation(runs.num_runs)
-        test, pool = perm[:40], perm[40:]
+        test, pool = _al_split(runs, rep)
         used = list(pool[:sizes[0]])
         curve[rep, 0] = held_out_rho(used, test)
         while len(used) < sizes[-1]:
