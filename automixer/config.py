@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from dataplane.errors import ConfigError
 from automixer.mixing.config import FitConfig, OptimizeConfig
-from automixer.sweep.config import ComponentsConfig, SweepConfig
 from automixer.runtime import RuntimeConfig
+from automixer.sweep.config import ComponentsConfig, SweepConfig
 from automixer.typed_yaml import build, to_plain
 from curation.config import CurationConfig, SourceConfig
+from dataplane.errors import ConfigError
 from dedup.config import DedupConfig
 from proxies.config import ProxyConfig
 from synth.config import SynthConfig

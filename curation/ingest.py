@@ -13,12 +13,13 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.config import CurationConfig, SourceConfig
 from dataplane.errors import InputError
 from dataplane.schema import QUARANTINE_SCHEMA
-from curation.config import CurationConfig, SourceConfig
 
 RAW_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("domain", pa.string()),
                         ("text", pa.string()), ("raw_bytes", pa.int64())])

@@ -12,7 +12,6 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from dataplane.schema import QUARANTINE_SCHEMA, conform
 from curation.buckets import Bucketize
 from curation.classifier import Scorer
 from curation.config import CurationConfig, SourceConfig
@@ -22,6 +21,7 @@ from curation.normalize import Normalize
 from curation.pii import KINDS as PII_KINDS
 from curation.pii import PiiMasker, pii_enabled
 from curation.tokenizer import TokenCounter
+from dataplane.schema import QUARANTINE_SCHEMA, conform
 
 
 def blocks(table: pa.Table, rows: int) -> Iterator[pa.Table]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from dedup.sketch import fmix64
 
+
 @functools.lru_cache(maxsize=64)
 def optimal_param(
     threshold: float, num_perm: int, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-
 MEASURE_HIGHER_IS_BETTER = {"loss": False, "bpb": False, "acc": True}
 """Direction of every measure ``evaluate`` reports (``<group>_<measure>``): True where higher is better.
 A new measure must be added here; the sweep records these directions in the runs table and catalog."""

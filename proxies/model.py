@@ -27,7 +27,6 @@ import torch.nn.functional as F
 
 from proxies.config import ModelConfig
 
-
 # --- building blocks ------------------------------------------------------------------------------
 
 def rope_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:

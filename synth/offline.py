@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synth.text import (content_words, cut_at_sentence, is_prose, key_sentences, salient_terms,
-                        split_sentences, tidy)
+from synth.text import content_words, cut_at_sentence, is_prose, key_sentences, salient_terms, split_sentences, tidy
 
 OFFLINE_MODEL = "rules-v1"
 _DEFINITION = re.compile(r"^(?:The |An? )?([A-Za-z][\w.\- ]{0,40}?) (?:is|are|refers to|means) (?:an?|the|one) ")

@@ -4,8 +4,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from dataplane import schema
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows, stats_query
+from dataplane import schema
 from dataplane.errors import AutomixerError
 from dataplane.store import StageStore, write_parquet
 

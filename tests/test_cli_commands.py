@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 
 from automixer import cli
-from dataplane import schema
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
+from dataplane import schema
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(cli.build_parser()._subparsers._group_actions[0].choices)

@@ -151,8 +151,9 @@ def _dedup_docs(n_shards: int = 3) -> list:
     """Curate-like shards of random-word documents with exact copies, near copies and a large group."""
     import random
 
-    from dataplane.schema import conform
     import pyarrow as pa
+
+    from dataplane.schema import conform
 
     rng = random.Random(0)
     words = [f"w{i}" for i in range(3000)]

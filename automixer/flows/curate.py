@@ -27,15 +27,15 @@ import pyarrow.parquet as pq
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
 from automixer.runtime import ray_map_rows
-from dataplane.schema import conform
 from automixer.stage_run import stage_run
-from dataplane.store import StageStore, atomic_write_text, write_parquet
 from automixer.typed_yaml import to_plain
 from curation.buckets import quantile_thresholds
 from curation.classifier import QualityClassifier, Scorer
 from curation.ingest import Unit, plan_units
 from curation.pipeline import Finalize, Prefilter, shard_tables
 from curation.tokenizer import TokenCounter, save_tokenizer, train_tokenizer
+from dataplane.schema import conform
+from dataplane.store import StageStore, atomic_write_text, write_parquet
 
 STAGE = "curate"
 KINDS = ("kept", "filtered", "quarantine")

@@ -23,12 +23,17 @@ from automixer.catalog import Catalog
 from automixer.config import save_resolved
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.mixing.config import FitConfig, metric_key
+from automixer.mixing.influence import influence_table
 from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
 from automixer.mixing.surrogates import (
-    SurrogateSet, TargetModel, choose, cross_validate, make_surrogate, underdetermined,
+    SurrogateSet,
+    TargetModel,
+    choose,
+    cross_validate,
+    make_surrogate,
+    underdetermined,
 )
-from automixer.mixing.influence import influence_table
 from automixer.plots import plot_cv, plot_influence
 from automixer.tables import format_table
 from automixer.typed_yaml import to_plain

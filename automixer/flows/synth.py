@@ -17,9 +17,9 @@ import pyarrow.dataset as pads
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
-from dataplane.errors import AutomixerError, StageError
-from automixer.stage_run import stage_run
 from automixer.pool import kept_store
+from automixer.stage_run import stage_run
+from dataplane.errors import AutomixerError, StageError
 from dataplane.store import StageStore, write_parquet
 from synth.features import FEATURE_SCHEMA, FeatureExtractor, make_bundles
 from synth.seeds import seed_tasks, select_seeds, task_units

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dataplane.errors import ConfigError
 from automixer.mixing.config import OptimizeConfig, metric_key
 from automixer.mixing.metrics import default_objective
+from dataplane.errors import ConfigError
 
 PENALTY = 100.0
 TOL = 1e-6

@@ -12,7 +12,6 @@ from automixer.report.context import Context
 from automixer.report.html import Section, figure, h3, not_run, para, table
 
 
-
 def _metric_label(ctx: Context, metric: str) -> str:
     name = metric.removeprefix(METRIC)
     return f"{name} ({'higher' if name in ctx.higher else 'lower'} is better)"

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog
-from dataplane.errors import StageError
 from automixer.pool import kept_store
+from dataplane.errors import StageError
 from dataplane.schema import component_name
 from dataplane.store import StageStore, atomic_write_text
 

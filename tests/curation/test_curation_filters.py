@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from dataplane.schema import doc_id_for
 from curation.config import CodeRules, CurationConfig, PiiConfig, ProseRules, SourceConfig
 from curation.filters import CodeFilter, HeuristicFilter, ProseFilter
 from curation.normalize import Normalize, normalize_text
 from curation.pii import PiiMasker, pii_enabled
+from dataplane.schema import doc_id_for
 
 PROSE = ("The committee met on Tuesday to discuss the budget, and the members agreed that the new "
          "library should open with longer hours. Several residents spoke in favour of the plan, and "

@@ -12,8 +12,8 @@ import pytest
 
 from automixer.catalog import Catalog
 from automixer.config import config_from_dict
-from dataplane.errors import InputError
 from automixer.flows.curate import run_curate
+from dataplane.errors import InputError
 
 
 def _corrupt_file(corpora: Path, folder: Path) -> Path:

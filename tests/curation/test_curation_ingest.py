@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from dataplane.errors import InputError
 from curation.config import CurationConfig, SourceConfig
 from curation.ingest import Ingest, plan_units, resolve_paths
+from dataplane.errors import InputError
 
 ROWS = [{"id": "a", "text": "first document"}, {"id": "b", "text": "second document"}]
 

@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dataplane.schema import doc_id_for
 from curation.buckets import Bucketize, assign_buckets, quantile_thresholds, systematic_keep
 from curation.classifier import QualityClassifier, Scorer
 from curation.config import ClassifierConfig, CurationConfig, TokenizerConfig
 from curation.tokenizer import TokenCounter, save_tokenizer, train_tokenizer
+from dataplane.schema import doc_id_for
 
 GOOD = ["the", "theorem", "proof", "follows", "because", "every", "function", "is", "continuous", "and", "bounded"]
 BAD = ["click", "buy", "now", "cheap", "deal", "free", "win", "!!!", "best", "price", "offer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from dedup_testdata import doc_table, make_doc, near_copy
 
 from dedup.components import LABEL_SCHEMA, labels, star_round, write_edges
 from dedup.config import DedupConfig
@@ -12,7 +13,6 @@ from dedup.local import dedup_table
 from dedup.parts import read_part
 from dedup.shingles import normalize_bytes
 from dedup.sketch import shingle_hashes, sketch
-from dedup_testdata import doc_table, make_doc, near_copy
 
 
 def _clusters(out: pa.Table) -> set[frozenset]:

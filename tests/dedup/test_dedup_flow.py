@@ -8,6 +8,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dedup_testdata import doc_table, make_doc, near_copy
 
 from automixer.catalog import Catalog
 from automixer.cli import main
@@ -17,7 +18,6 @@ from dataplane.schema import conform
 from dataplane.store import StageStore, write_parquet
 from dedup.config import DedupConfig
 from dedup.local import dedup_table
-from dedup_testdata import doc_table, make_doc, near_copy
 
 
 def curated_workdir(tmp_path):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dedup_testdata import make_doc, near_copy
 
 from dedup.minhash import band_keys, optimal_param
 from dedup.shingles import char_shingles, normalize, normalize_bytes, shingles, word_shingles
 from dedup.sketch import EMPTY, sample_jaccard, shingle_hashes, sketch
-from dedup_testdata import make_doc, near_copy
 
 
 def test_normalize_ignores_case_spacing_and_punctuation():

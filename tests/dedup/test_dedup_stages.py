@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dedup_testdata import doc_table, make_doc, near_copy
 
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
 from dedup.local import dedup_table
-from dedup_testdata import doc_table, make_doc, near_copy
 
 
 def run(texts, config=None, **kw) -> dict:

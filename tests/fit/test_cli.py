@@ -13,8 +13,8 @@ import yaml
 from automixer.catalog import Catalog
 from automixer.cli import main
 from automixer.config import config_from_dict
-from automixer.flows.fit import run_fit
 from automixer.flows import optimize as optimize_flow
+from automixer.flows.fit import run_fit
 from automixer.flows.optimize import run_optimize
 from automixer.mixing.mixture import Mixture
 from automixer.mixing.runs_table import OPTIMUM, synthetic_runs

@@ -13,7 +13,13 @@ from automixer.flows.fit import run_fit
 from automixer.flows.optimize import run_optimize
 from automixer.mixing import acquisition, optimizer
 from automixer.mixing.config import OptimizeConfig
-from automixer.mixing.metrics import default_objective, directions_metadata, group_of, resolve_directions, suffix_direction
+from automixer.mixing.metrics import (
+    default_objective,
+    directions_metadata,
+    group_of,
+    resolve_directions,
+    suffix_direction,
+)
 from automixer.mixing.runs_table import parse_runs
 from automixer.mixing.surrogates import SurrogateSet
 from dataplane.errors import ConfigError, InputError

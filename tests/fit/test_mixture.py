@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dataplane.errors import InputError
 from automixer.mixing.mixture import Mixture
+from dataplane.errors import InputError
 
 
 def _mixture():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from automixer.mixing import acquisition, optimizer
 from automixer.config import config_from_dict
+from automixer.mixing import acquisition, optimizer
 from automixer.mixing.config import OptimizeConfig
-from automixer.mixing.surrogates import SurrogateSet, TargetModel
 from automixer.mixing.runs_table import OPTIMUM
+from automixer.mixing.surrogates import SurrogateSet, TargetModel
 
 
 class BowlOracle:

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataplane.errors import InputError, StageError
 from automixer.mixing.runs_table import parse_runs, read_runs_file, read_runs_workdir
+from dataplane.errors import InputError, StageError
 
 
 def _table(**cols):

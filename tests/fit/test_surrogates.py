@@ -10,7 +10,13 @@ from sklearn.exceptions import NotFittedError
 
 from automixer.mixing.runs_table import parse_runs, synthetic_runs
 from automixer.mixing.surrogates import (
-    REGISTRY, EnsembleSurrogate, choose, cross_validate, load_surrogate, make_surrogate, save_surrogate,
+    REGISTRY,
+    EnsembleSurrogate,
+    choose,
+    cross_validate,
+    load_surrogate,
+    make_surrogate,
+    save_surrogate,
     underdetermined,
 )
 from automixer.mixing.surrogates._selection import CVResult, grouped_folds, mixture_groups

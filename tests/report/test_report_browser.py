@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from report_browser import find_chromium, render
+
 from curation.pii import EMAIL_RE
 
 pytest.importorskip("selenium")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tiny_workdir import build_tiny_workdir, tiny_config
 
 

@@ -6,13 +6,13 @@ import json
 
 import pyarrow as pa
 import pytest
+from tiny_workdir import tiny_config
 
 from automixer.sweep.components import build_components, pool_shards
 from automixer.sweep.decontam import contaminated, ngrams, shard_texts
 from automixer.sweep.eval_sets import build_eval_sets
 from dataplane.errors import InputError
 from dataplane.store import write_parquet
-from tiny_workdir import tiny_config
 
 QUESTION = ("Natalia sold clips to 48 of her friends in April and then she sold half as many clips in May "
             "how many clips did she sell")

@@ -9,9 +9,9 @@ import yaml
 
 from automixer.catalog import Catalog
 from automixer.flows import scale_up as scale_up_flow
+from automixer.flows import sweep as sweep_flow
 from automixer.flows.fit import run_fit
 from automixer.flows.optimize import run_optimize
-from automixer.flows import sweep as sweep_flow
 from automixer.flows.sweep import run_sweep
 from automixer.mixing.config import FitConfig, OptimizeConfig, ScaleUpConfig
 from dataplane.errors import ConfigError

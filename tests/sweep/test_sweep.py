@@ -6,12 +6,12 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from tiny_workdir import tiny_config
 
 from automixer.catalog import Catalog
+from automixer.flows import sweep as flow
 from automixer.mixing.runs_table import read_runs_file
 from dataplane.errors import InputError, StageError
-from automixer.flows import sweep as flow
-from tiny_workdir import tiny_config
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 

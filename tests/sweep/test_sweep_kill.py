@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from tiny_workdir import tiny_config
 
 from automixer.typed_yaml import to_plain
-from tiny_workdir import tiny_config
 
 AUTOMIXER = str(Path(sys.executable).parent / "automixer")
 

@@ -6,6 +6,7 @@ import json
 import random
 
 import pyarrow as pa
+
 from automixer.config import config_from_dict
 from dataplane.schema import conform
 from dataplane.store import StageStore, write_parquet

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from synth_testdata import CODE, PROSE, seed_table
 
 from synth.fake_server import FakeChatServer
-from synth_testdata import CODE, PROSE, seed_table
 
 
 @pytest.fixture

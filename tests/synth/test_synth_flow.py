@@ -7,12 +7,12 @@ import re
 
 import pyarrow.compute as pc
 import pytest
+from synth_testdata import FAST_OPENAI, PROSE, make_config, seed_table, write_stage
 
 from automixer.catalog import Catalog
-from dataplane.errors import StageError
 from automixer.flows.synth import run_synth
+from dataplane.errors import StageError
 from dataplane.store import StageStore
-from synth_testdata import FAST_OPENAI, PROSE, make_config, seed_table, write_stage
 
 POLICY = [
     {"strategy": "qa", "sources": ["web", "wiki"], "max_docs": 6},

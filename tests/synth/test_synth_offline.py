@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pytest
+from synth_testdata import CODE, PROSE, make_config
 
 from dataplane.errors import ConfigError
 from dataplane.schema import DOC_SCHEMA, doc_id_for
@@ -14,7 +15,6 @@ from synth.config import SynthConfig
 from synth.features import FeatureExtractor, extract_features, make_bundles
 from synth.stage import TASK_SCHEMA, SynthStage, split_outcomes
 from synth.strategies import STRATEGIES
-from synth_testdata import CODE, PROSE, make_config
 
 SEED_STRATEGIES = [s for s in STRATEGIES.values() if s.kind == "seed"]
 PIPELINE_STRATEGIES = [s for s in STRATEGIES.values() if s.kind == "pipeline"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from synth_testdata import FAST_OPENAI
 
 from synth.config import OpenAIBackendConfig
 from synth.fake_server import REFUSAL
 from synth.openai_backend import BackendError, OpenAIBackend
-from synth_testdata import FAST_OPENAI
 
 
 def backend(server, tmp_path=None, **overrides) -> OpenAIBackend:

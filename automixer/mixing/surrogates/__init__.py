@@ -20,7 +20,14 @@ from automixer.mixing.surrogates._models import (
 from automixer.mixing.surrogates._power_law import PowerLawSurrogate
 from automixer.mixing.surrogates._registry import REGISTRY, load_surrogate, make_surrogate, save_surrogate
 from automixer.mixing.surrogates._selection import (
-    CVResult, choose, cross_validate, grouped_folds, mixture_groups, out_of_fold, score, underdetermined,
+    CVResult,
+    choose,
+    cross_validate,
+    grouped_folds,
+    mixture_groups,
+    out_of_fold,
+    score,
+    underdetermined,
 )
 from automixer.mixing.surrogates._set import SurrogateSet, TargetModel
 

@@ -9,8 +9,8 @@ from scipy.optimize import nnls
 
 from automixer.mixing.surrogates._base import SurrogateBase
 from automixer.mixing.surrogates._models import BASE_MODELS
-from automixer.mixing.surrogates._selection import inner_oof, underdetermined
 from automixer.mixing.surrogates._persist import load_model, make_model, save_model
+from automixer.mixing.surrogates._selection import inner_oof, underdetermined
 
 WEIGHTINGS = ("equal", "inverse_error", "stacked")
 

@@ -18,7 +18,6 @@ from sklearn.base import clone
 from automixer.mixing.surrogates._base import SurrogateBase
 from automixer.mixing.surrogates._selection import inner_oof
 
-
 TAU0 = 0.2
 """Starting saturation weight of the fit."""
 
