@@ -199,7 +199,8 @@ def score(pairs: set, truth: list, text_of: dict, threshold: float, limit: int) 
 def _status(pid: int) -> tuple[int, int]:
     """(parent pid, VmHWM in kB) of a process, or (-1, 0) when gone."""
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        fields = dict(line.split(":", 1) for line in lines if ":" in line)
         return int(fields["PPid"]), int(fields.get("VmHWM", "0 kB").split()[0])
     except (OSError, KeyError, ValueError):
         return -1, 0
@@ -240,8 +241,18 @@ def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) ->
 
     path, truth = corpus(size, workdir)
     out_dir = workdir / f"out-{size}"
-    cmd = [sys.executable, "-m", "automixer.cli", "dedup", "--input", str(path), "--output", str(out_dir),
-           "--threshold", str(threshold)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "automixer.cli",
+        "dedup",
+        "--input",
+        str(path),
+        "--output",
+        str(out_dir),
+        "--threshold",
+        str(threshold),
+    ]
     seconds, cpu, driver_mb, worker_mb, output = run_command(cmd)
     if "dedup:" not in output:
         print(output[-3000:])
@@ -254,8 +265,11 @@ def scale_point(size: int, workdir: Path, threshold: float, score_pairs: int) ->
     text_of = {i: t for i, t in zip(all_ids, texts) if i in needed}
     p, r, n = score(pairs, truth, text_of, threshold, score_pairs)
     worker = f"{worker_mb:8.0f}" if worker_mb else "       -"
-    print(f"{size:>9d} {seconds:8.1f} {size / seconds:8.0f} {size / cpu:10.0f} {driver_mb:10.0f} {worker:>9s} "
-          f"{p:9.4f} {r:7.4f} {n:8d}", flush=True)
+    print(
+        f"{size:>9d} {seconds:8.1f} {size / seconds:8.0f} {size / cpu:10.0f} {driver_mb:10.0f} {worker:>9s} "
+        f"{p:9.4f} {r:7.4f} {n:8d}",
+        flush=True,
+    )
 
 
 # --- side by side, each in a fresh process ----------------------------------------------------------
@@ -326,15 +340,22 @@ def compare(size: int, workdir: Path, threshold: float, repeats: int, score_pair
     last: dict[str, dict] = {}
     for _ in range(repeats):
         for method in methods:
-            out = subprocess.run([sys.executable, __file__, "--worker", method, "--input", str(path),
-                                  "--threshold", str(threshold)], capture_output=True, text=True, cwd=REPO)
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", method, "--input", str(path), "--threshold", str(threshold)],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+            )
             if out.returncode != 0:
                 print(f"{method}: failed: {out.stderr[-800:]}")
                 continue
             last[method] = json.loads(out.stdout.splitlines()[-1])
             runs[method].append((last[method]["seconds"], last[method]["cpu"]))
     print(f"\nside by side on {size} documents, each run in a fresh process, median of {repeats} (rounds interleaved):")
-    print(f"{'method':12s} {'docs/s':>8s} {'docs/cpu-s':>10s} {'wall runs (s)':>22s} {'precision':>9s} {'recall':>7s} {'pairs':>7s}")
+    print(
+        f"{'method':12s} {'docs/s':>8s} {'docs/cpu-s':>10s} {'wall runs (s)':>22s} "
+        f"{'precision':>9s} {'recall':>7s} {'pairs':>7s}"
+    )
     for method in methods:
         if not runs[method]:
             continue
@@ -347,7 +368,9 @@ def compare(size: int, workdir: Path, threshold: float, repeats: int, score_pair
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="30000,300000,1000000", help="comma-separated corpus sizes of the scale curve")
+    parser.add_argument(
+        "--sizes", default="30000,300000,1000000", help="comma-separated corpus sizes of the scale curve"
+    )
     parser.add_argument("--compare-size", type=int, default=30000, help="size of the side-by-side run (0: skip)")
     parser.add_argument("--methods", default="automixer,rensa,datasketch")
     parser.add_argument("--repeats", type=int, default=3)
@@ -367,10 +390,16 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes:
-        print("scale curve: automixer dedup --input docs.jsonl --output DIR --threshold "
-              f"{args.threshold} (one fresh process per size)")
-        print(f"{'documents':>9s} {'seconds':>8s} {'docs/s':>8s} {'docs/cpu-s':>10s} {'driver MB':>10s} {'worker MB':>9s} "
-              f"{'precision':>9s} {'recall':>7s} {'pairs':>8s}", flush=True)
+        print(
+            "scale curve: automixer dedup --input docs.jsonl --output DIR --threshold "
+            f"{args.threshold} (one fresh process per size)"
+        )
+        print(
+            f"{'documents':>9s} {'seconds':>8s} {'docs/s':>8s} {'docs/cpu-s':>10s} "
+            f"{'driver MB':>10s} {'worker MB':>9s} "
+            f"{'precision':>9s} {'recall':>7s} {'pairs':>8s}",
+            flush=True,
+        )
         for size in sizes:
             scale_point(size, workdir, args.threshold, args.score_pairs)
     if args.compare_size:

@@ -135,32 +135,48 @@ def rescore(config, runs, n_models: int) -> dict:
             def bpb(run_id, k=k, name=es.group):
                 s = scores[run_id][name]
                 return float(s["nats"][:k].sum() / np.log(2) / s["bytes"][:k].sum())
-            result[f"{es.group}_bpb@{k}"] = rank_ratio({r: bpb(r) for r in base_ids}, [(bpb(a), bpb(b)) for a, b in pairs])
+            by_run = {r: bpb(r) for r in base_ids}
+            result[f"{es.group}_bpb@{k}"] = rank_ratio(by_run, [(bpb(a), bpb(b)) for a, b in pairs])
         if "correct" in scores[base_ids[0]][es.group]:
+
             def acc(run_id, name=es.group):
                 return float(scores[run_id][name]["correct"].mean())
-            result[f"{es.group}_acc@{n}"] = rank_ratio({r: acc(r) for r in base_ids}, [(acc(a), acc(b)) for a, b in pairs])
+
+            result[f"{es.group}_acc@{n}"] = rank_ratio(
+                {r: acc(r) for r in base_ids}, [(acc(a), acc(b)) for a, b in pairs]
+            )
     return {"models": len(chosen), "mixtures": len(base_ids), "seed_pairs": len(pairs), "rank_ratio": result}
 
 
 # ---- retraining at 2x tokens / 2x width --------------------------------------------------------------
+
 
 def retrain(config, runs, n_mixtures: int) -> dict:
     recipe = prepare(config)
     files = {r["component"]: r["token_file"] for r in recipe.components}
     ok = [r for r in runs.to_pylist() if r["status"] == "ok" and r["tag"] == "seed_repeat"][:n_mixtures]
     rows = {r["run_id"]: r for r in runs.to_pylist()}
-    mixes = {r["repeat_of"]: {c[len(MIX):]: rows[r["repeat_of"]][c] for c in runs.column_names if c.startswith(MIX)}
-             for r in ok}
+    mixes = {
+        r["repeat_of"]: {c[len(MIX) :]: rows[r["repeat_of"]][c] for c in runs.column_names if c.startswith(MIX)}
+        for r in ok
+    }
     p, m = config.proxy, config.proxy.model
     variants = {
         "2x_tokens": dataclasses.replace(p, train=dataclasses.replace(p.train, steps=2 * p.train.steps)),
-        "2x_width": dataclasses.replace(p, model=dataclasses.replace(m, d_model=2 * m.d_model,
-                                                                     expert_hidden=2 * m.expert_hidden)),
+        "2x_width": dataclasses.replace(
+            p, model=dataclasses.replace(m, d_model=2 * m.d_model, expert_hidden=2 * m.expert_hidden)
+        ),
     }
-    groups = sorted({k[len(METRIC):-len("_bpb")] for k in runs.column_names if k.startswith(METRIC) and k.endswith("_bpb")})
-    base = {g: rank_ratio({mid: rows[mid][f"{METRIC}{g}_bpb"] for mid in mixes},
-                          [(rows[r["repeat_of"]][f"{METRIC}{g}_bpb"], r[f"{METRIC}{g}_bpb"]) for r in ok]) for g in groups}
+    groups = sorted(
+        {k[len(METRIC) : -len("_bpb")] for k in runs.column_names if k.startswith(METRIC) and k.endswith("_bpb")}
+    )
+    base = {
+        g: rank_ratio(
+            {mid: rows[mid][f"{METRIC}{g}_bpb"] for mid in mixes},
+            [(rows[r["repeat_of"]][f"{METRIC}{g}_bpb"], r[f"{METRIC}{g}_bpb"]) for r in ok],
+        )
+        for g in groups
+    }
     out = {"mixtures": list(mixes), "base": base}
     for name, proxy in variants.items():
         metrics = {}
@@ -170,9 +186,16 @@ def retrain(config, runs, n_mixtures: int) -> dict:
                 res = train_proxy(proxy, comps, recipe.eval_sets, seed=seed, vocab_size=recipe.vocab_size)
                 metrics[(mid, seed)] = res["metrics"]
                 print(f"  {name} {mid} seed {seed}: params {res['n_params']}, {res['wall_s']:.0f} s", flush=True)
-        out[name] = {g: rank_ratio({mid: metrics[(mid, config.seed)][f"{g}_bpb"] for mid in mixes},
-                                   [(metrics[(mid, config.seed)][f"{g}_bpb"], metrics[(mid, config.seed + 1)][f"{g}_bpb"])
-                                    for mid in mixes]) for g in groups}
+        out[name] = {
+            g: rank_ratio(
+                {mid: metrics[(mid, config.seed)][f"{g}_bpb"] for mid in mixes},
+                [
+                    (metrics[(mid, config.seed)][f"{g}_bpb"], metrics[(mid, config.seed + 1)][f"{g}_bpb"])
+                    for mid in mixes
+                ],
+            )
+            for g in groups
+        }
     return out
 
 

@@ -72,7 +72,9 @@ def sign(*, shard: dict, root: str, config: DedupConfig, num_partitions: int) ->
     sigs = SignatureStage(config)(table.append_column("gid", pa.array(gid)))
     keys = key_rows(sigs, *config.bands_rows)
     write_scratch(Path(root) / "sigs" / f"{shard['index']}.parquet", sigs.drop_columns(["sig"]))
-    write_parts(keys, partition_of(keys.column("key").to_numpy(), num_partitions), Path(root) / "keys", f"s{shard['index']}")
+    write_parts(
+        keys, partition_of(keys.column("key").to_numpy(), num_partitions), Path(root) / "keys", f"s{shard['index']}"
+    )
     return {"docs": table.num_rows, "keys": keys.num_rows}
 
 
@@ -95,14 +97,21 @@ def group(*, part: int, root: str, config: DedupConfig, offsets: list[int], num_
     pairs = all_pairs(gid, starts[small], lengths[small])
     if pairs.size:
         pairs = np.unique(pairs, axis=0)
-    table = pa.Table.from_arrays([pa.array(pairs[:, 0], pa.int64()), pa.array(pairs[:, 1], pa.int64())], schema=PAIR_SCHEMA)
+    table = pa.Table.from_arrays(
+        [pa.array(pairs[:, 0], pa.int64()), pa.array(pairs[:, 1], pa.int64())], schema=PAIR_SCHEMA
+    )
     write_parts(table, _shard_of(pairs[:, 0], offsets), Path(root) / "pairs_a", f"p{part}")
     big = np.flatnonzero(~exact_G & (lengths > config.verify_group_limit))
     big_edges, left = _large_groups(gid, starts[big], lengths[big], root, config, offsets)
     edges = np.concatenate([exact_edges, big_edges])
     write_edges(edges[:, 0], edges[:, 1], Path(root) / "edges" / "0", f"g{part}", num_partitions)
-    return {"candidates": len(pairs), "exact_edges": len(exact_edges), "large_groups": int(big.size),
-            "large_group_edges": len(big_edges), "left_to_fallback": left}
+    return {
+        "candidates": len(pairs),
+        "exact_edges": len(exact_edges),
+        "large_groups": int(big.size),
+        "large_group_edges": len(big_edges),
+        "left_to_fallback": left,
+    }
 
 
 def _large_groups(gid, starts, lengths, root, config, offsets) -> tuple[np.ndarray, int]:
@@ -119,8 +128,15 @@ def _large_groups(gid, starts, lengths, root, config, offsets) -> tuple[np.ndarr
         sub_offsets = np.concatenate(([0], np.cumsum(hi - lo)))
         sub_values = np.concatenate([values[a:b] for a, b in zip(lo, hi)])
         smallest = np.where(hi > lo, values[np.minimum(lo, max(values.size - 1, 0))], np.uint32(0xFFFFFFFF))
-        e, k = leader_edges(gid[s : s + n], sub_values, sub_offsets, _threshold(config), config.sample_size,
-                            config.max_leaders, np.argsort(smallest, kind="stable"))
+        e, k = leader_edges(
+            gid[s : s + n],
+            sub_values,
+            sub_offsets,
+            _threshold(config),
+            config.sample_size,
+            config.max_leaders,
+            np.argsort(smallest, kind="stable"),
+        )
         edges.append(e)
         left += k
     return np.concatenate(edges), left
@@ -167,11 +183,14 @@ def members(*, index: int, root: str, offsets: list[int], num_partitions: int) -
     labelled = read_part(Path(root) / "labels", index, LABEL_SCHEMA)
     if labelled.num_rows == 0:
         return {"members": 0}
-    meta = pq.read_table(Path(root) / "sigs" / f"{index}.parquet", columns=["doc_id", "quality_score", "scope", "exact"])
+    meta = pq.read_table(
+        Path(root) / "sigs" / f"{index}.parquet", columns=["doc_id", "quality_score", "scope", "exact"]
+    )
     meta = meta.take(pa.array(labelled.column("gid").to_numpy() - offsets[index]))
-    table = pa.Table.from_arrays(
-        [labelled.column("root"), labelled.column("gid"), *meta.columns], schema=MEMBER_SCHEMA)
-    write_parts(table, partition_of(labelled.column("root").to_numpy(), num_partitions), Path(root) / "members", f"s{index}")
+    table = pa.Table.from_arrays([labelled.column("root"), labelled.column("gid"), *meta.columns], schema=MEMBER_SCHEMA)
+    write_parts(
+        table, partition_of(labelled.column("root").to_numpy(), num_partitions), Path(root) / "members", f"s{index}"
+    )
     return {"members": table.num_rows}
 
 
@@ -197,18 +216,30 @@ def _components(root: Path, map_tasks: MapTasks, offsets: list[int], num_partiti
     """Large-star / small-star rounds until a star forest; labels written. Returns the rounds run."""
     for rnd in range(MAX_ROUNDS):
         in_dir, out_dir = root / "edges" / str(rnd), root / "edges" / str(rnd + 1)
-        calls = [dict(part=q, in_dir=str(in_dir), out_dir=str(out_dir), num_partitions=num_partitions,
-                      large=rnd % 2 == 0) for q in range(num_partitions)]
+        calls = [
+            dict(part=q, in_dir=str(in_dir), out_dir=str(out_dir), num_partitions=num_partitions, large=rnd % 2 == 0)
+            for q in range(num_partitions)
+        ]
         if _total(map_tasks(star_round, calls), "unstarred") == 0:
-            map_tasks(labels, [dict(part=q, in_dir=str(in_dir), out_dir=str(root / "labels"), offsets=offsets)
-                               for q in range(num_partitions)])
+            map_tasks(
+                labels,
+                [
+                    dict(part=q, in_dir=str(in_dir), out_dir=str(root / "labels"), offsets=offsets)
+                    for q in range(num_partitions)
+                ],
+            )
             return rnd
         shutil.rmtree(in_dir, ignore_errors=True)
     raise RuntimeError(f"connected components did not converge in {MAX_ROUNDS} rounds under {root}")
 
 
-def run_chain(shards: list[dict], root: str | Path, config: DedupConfig, map_tasks: MapTasks = in_process,
-              num_partitions: int | None = None) -> dict:
+def run_chain(
+    shards: list[dict],
+    root: str | Path,
+    config: DedupConfig,
+    map_tasks: MapTasks = in_process,
+    num_partitions: int | None = None,
+) -> dict:
     """Cluster files under ``root`` for ``shards`` (dicts with path, offset, rows; gids are offset + row).
 
     ``root`` is emptied first. Returns counts; ``shard_clusters(root, i)`` then gives shard i's rows.
@@ -222,18 +253,27 @@ def run_chain(shards: list[dict], root: str | Path, config: DedupConfig, map_tas
     r = num_partitions or num_partitions_for(docs, config)
     root_s = str(root)
     signed = map_tasks(sign, [dict(shard=s, root=root_s, config=config, num_partitions=r) for s in shards])
-    grouped = map_tasks(group, [dict(part=p, root=root_s, config=config, offsets=offsets, num_partitions=r)
-                                for p in range(r)])
+    grouped = map_tasks(
+        group, [dict(part=p, root=root_s, config=config, offsets=offsets, num_partitions=r) for p in range(r)]
+    )
     map_tasks(attach, [dict(index=s["index"], root=root_s, offsets=offsets) for s in shards])
-    verified = map_tasks(verify, [dict(index=s["index"], root=root_s, config=config, offsets=offsets, num_partitions=r)
-                                  for s in shards])
+    verified = map_tasks(
+        verify, [dict(index=s["index"], root=root_s, config=config, offsets=offsets, num_partitions=r) for s in shards]
+    )
     rounds = _components(root, map_tasks, offsets, r)
     map_tasks(members, [dict(index=s["index"], root=root_s, offsets=offsets, num_partitions=r) for s in shards])
     kept = map_tasks(keep, [dict(part=p, root=root_s, offsets=offsets) for p in range(r)])
     for step in ("sigs", "keys", "pairs_a", "pairs_b", "edges", "labels", "members"):
         shutil.rmtree(root / step, ignore_errors=True)
-    return {"documents": _total(signed, "docs"), "partitions": r, "candidates": _total(grouped, "candidates"),
-            "exact_edges": _total(grouped, "exact_edges"), "large_groups": _total(grouped, "large_groups"),
-            "left_to_fallback": _total(grouped, "left_to_fallback"),
-            "near_edges": _total(verified, "edges") + _total(grouped, "large_group_edges"),
-            "component_rounds": rounds, "clustered": _total(kept, "clustered"), "duplicates": _total(kept, "duplicates")}
+    return {
+        "documents": _total(signed, "docs"),
+        "partitions": r,
+        "candidates": _total(grouped, "candidates"),
+        "exact_edges": _total(grouped, "exact_edges"),
+        "large_groups": _total(grouped, "large_groups"),
+        "left_to_fallback": _total(grouped, "left_to_fallback"),
+        "near_edges": _total(verified, "edges") + _total(grouped, "large_group_edges"),
+        "component_rounds": rounds,
+        "clustered": _total(kept, "clustered"),
+        "duplicates": _total(kept, "duplicates"),
+    }

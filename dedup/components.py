@@ -30,8 +30,9 @@ def edge_table(a: np.ndarray, b: np.ndarray) -> pa.Table:
     """Undirected edges (a_i, b_i) in both directions, self loops dropped."""
     keep = a != b
     a, b = a[keep], b[keep]
-    return pa.Table.from_arrays([pa.array(np.concatenate([a, b]), pa.int64()), pa.array(np.concatenate([b, a]), pa.int64())],
-                                schema=EDGE_SCHEMA)
+    return pa.Table.from_arrays(
+        [pa.array(np.concatenate([a, b]), pa.int64()), pa.array(np.concatenate([b, a]), pa.int64())], schema=EDGE_SCHEMA
+    )
 
 
 def write_edges(a: np.ndarray, b: np.ndarray, folder: Path | str, name: str, num_partitions: int) -> int:

@@ -28,11 +28,16 @@ def key_rows(sigs: pa.Table, bands: int, rows: int) -> pa.Table:
     scope = sigs.column("scope").to_numpy()
     has = sigs.column("n_shingles").to_numpy() > 0
     band_DB = band_keys(signature_matrix(sigs)[has], bands, rows, scope[has])
-    exact = fmix64(sigs.column("exact").to_numpy().view(np.uint64) ^ fmix64(scope.view(np.uint64).copy())).view(np.int64)
+    exact = fmix64(sigs.column("exact").to_numpy().view(np.uint64) ^ fmix64(scope.view(np.uint64).copy())).view(
+        np.int64
+    )
     key = np.concatenate([band_DB.ravel(), exact])
     return pa.Table.from_arrays(
-        [pa.array(key, pa.int64()), pa.array(np.concatenate([np.repeat(gid[has], bands), gid]), pa.int64()),
-         pa.array(np.repeat([BAND, EXACT], [band_DB.size, gid.size]))],
+        [
+            pa.array(key, pa.int64()),
+            pa.array(np.concatenate([np.repeat(gid[has], bands), gid]), pa.int64()),
+            pa.array(np.repeat([BAND, EXACT], [band_DB.size, gid.size])),
+        ],
         schema=KEY_SCHEMA,
     )
 
@@ -82,8 +87,15 @@ def all_pairs(gid: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.nd
     return np.concatenate(out)
 
 
-def leader_edges(gid: np.ndarray, values: np.ndarray, offsets: np.ndarray, threshold: float, sample_size: int,
-                 max_leaders: int, order: np.ndarray) -> tuple[np.ndarray, int]:
+def leader_edges(
+    gid: np.ndarray,
+    values: np.ndarray,
+    offsets: np.ndarray,
+    threshold: float,
+    sample_size: int,
+    max_leaders: int,
+    order: np.ndarray,
+) -> tuple[np.ndarray, int]:
     """Verified edges of one large band group, and how many members were left to the fallback.
 
     Members are taken in gid order. The first member not yet in a cluster becomes a leader and is

@@ -25,7 +25,9 @@ def write_scratch(path: Path | str, table: pa.Table, compression: str = "none") 
 
 
 def write_parts(table: pa.Table, part: np.ndarray, folder: Path | str, name: str) -> int:
-    """Write the rows of ``table`` with partition ``part[i]`` to <folder>/<part>/<name>.parquet; return files written."""
+    """Write the rows of ``table`` with partition ``part[i]`` to <folder>/<part>/<name>.parquet.
+
+    Returns the number of files written."""
     if table.num_rows == 0:
         return 0
     order = np.argsort(part, kind="stable")

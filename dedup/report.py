@@ -45,7 +45,8 @@ def format_report(report: pa.Table) -> str:
     for r in rows:
         bucket = "-" if r["bucket"] is None else str(r["bucket"])
         lines.append(
-            f"{r['source'][:24]:24s} {bucket:>6s} {r['docs_in']:8d} {r['exact']:7d} {r['near']:7d} {r['removal_rate']:8.1%}"
+            f"{r['source'][:24]:24s} {bucket:>6s} {r['docs_in']:8d} {r['exact']:7d} {r['near']:7d} "
+            f"{r['removal_rate']:8.1%}"
         )
     total_in = sum(r["docs_in"] for r in rows)
     exact, near = sum(r["exact"] for r in rows), sum(r["near"] for r in rows)

@@ -130,7 +130,9 @@ def shingle_hashes(texts: list[bytes], ngram: int, unit: str = "word", seed: int
     return h_S, per_doc
 
 
-def sketch(h_S: np.ndarray, n_D: np.ndarray, num_bins: int, sample_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def sketch(
+    h_S: np.ndarray, n_D: np.ndarray, num_bins: int, sample_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(signatures sig_DP uint32, sample values uint32, sample offsets (D + 1), distinct shingles per doc).
 
     ``h_S`` holds the shingle hashes of D documents in order, ``n_D[d]`` of them for document d.
@@ -181,8 +183,9 @@ def _densify(sig_DP: np.ndarray, filled_DP: np.ndarray) -> np.ndarray:
     return np.where(has_any[:, None] & ~filled_DP, out, sig_DP)
 
 
-def sample_jaccard(a_values: np.ndarray, a_offsets: np.ndarray, b_values: np.ndarray, b_offsets: np.ndarray,
-                   sample_size: int) -> np.ndarray:
+def sample_jaccard(
+    a_values: np.ndarray, a_offsets: np.ndarray, b_values: np.ndarray, b_offsets: np.ndarray, sample_size: int
+) -> np.ndarray:
     """Jaccard of N pairs estimated from their bottom-k samples (pair i: a's row i against b's row i).
 
     Samples are the rows ``values[offsets[i]:offsets[i + 1]]``, sorted and distinct. For each pair the
@@ -192,7 +195,9 @@ def sample_jaccard(a_values: np.ndarray, a_offsets: np.ndarray, b_values: np.nda
     if n == 0:
         return np.zeros(0)
     a_len, b_len = np.diff(a_offsets), np.diff(b_offsets)
-    pair = np.concatenate([np.repeat(np.arange(n, dtype=np.uint64), a_len), np.repeat(np.arange(n, dtype=np.uint64), b_len)])
+    pair = np.concatenate(
+        [np.repeat(np.arange(n, dtype=np.uint64), a_len), np.repeat(np.arange(n, dtype=np.uint64), b_len)]
+    )
     vals = np.concatenate([a_values, b_values]).astype(np.uint64)
     keys = np.sort((pair << np.uint64(32)) | vals)
     if keys.size == 0:

@@ -38,7 +38,9 @@ class ResponseCache:
 
     def put(self, key: str, model: str, content: str, finish_reason: str | None) -> None:
         with self._lock:
-            self._con.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", [key, model, content, finish_reason])
+            self._con.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)", [key, model, content, finish_reason]
+            )
             self._con.commit()
 
     def __len__(self) -> int:

@@ -113,15 +113,22 @@ class FakeChatServer:
 
             def _answer(self, action: str, prompt: str, model: str):
                 if action in ("429", "500"):
-                    return self._send(int(action), b'{"error": "injected"}', {"Retry-After": "0"} if action == "429" else None)
+                    return self._send(
+                        int(action), b'{"error": "injected"}', {"Retry-After": "0"} if action == "429" else None
+                    )
                 if action == "malformed":
                     return self._send(200, b'{"choices": [{"message": ')
                 content = {"refuse": REFUSAL, "copy": prompt.split("\n\n", 1)[-1], "empty": ""}.get(action)
                 if content is None:
                     content = normal_answer(prompt)
-                answer = {"id": "fake", "object": "chat.completion", "model": model,
-                          "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                       "finish_reason": "stop"}]}
+                answer = {
+                    "id": "fake",
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                }
                 self._send(200, json.dumps(answer).encode())
 
             def _send(self, code: int, data: bytes, headers: dict | None = None):

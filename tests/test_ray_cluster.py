@@ -165,19 +165,32 @@ def _dedup_docs(n_shards: int = 3) -> list:
         tokens[r.randrange(len(tokens))] = r.choice(words)
         return " ".join(tokens)
 
-    texts = base + [edit(b, i) for i, b in enumerate(base[:50])] + base[:10] + [edit(base[7], 1000 + i) for i in range(60)]
+    texts = base + [edit(b, i) for i, b in enumerate(base[:50])] + base[:10]
+    texts += [edit(base[7], 1000 + i) for i in range(60)]
     rng.shuffle(texts)
     shards = []
     for s in range(n_shards):
         part = texts[s::n_shards]
-        shards.append(conform(pa.table({"text": part, "source": [f"s{s}"] * len(part), "domain": ["web"] * len(part),
-                                        "quality_score": [rng.random() for _ in part]})))
+        shards.append(
+            conform(
+                pa.table(
+                    {
+                        "text": part,
+                        "source": [f"s{s}"] * len(part),
+                        "domain": ["web"] * len(part),
+                        "quality_score": [rng.random() for _ in part],
+                    }
+                )
+            )
+        )
     return shards
 
 
 @pytest.mark.timeout(400)
 def test_dedup_runs_through_the_cluster_and_matches_the_local_path(two_node_cluster, tmp_path):
-    """``automixer dedup CONFIG --ray-address`` runs the chain's tasks on the cluster; clusters equal the local path's."""
+    """``automixer dedup CONFIG --ray-address`` runs the chain's tasks on the cluster.
+
+    Its clusters equal the local path's."""
     import pyarrow as pa
 
     from dataplane.store import StageStore, write_parquet
@@ -192,8 +205,14 @@ def test_dedup_runs_through_the_cluster_and_matches_the_local_path(two_node_clus
     config = tmp_path / "run.yaml"
     config.write_text(f"workdir: {work}\ndedup: {{threshold: 0.8, docs_per_partition: 100}}\n")
     address, env = two_node_cluster
-    run = subprocess.run([sys.executable, "-m", "automixer.cli", "dedup", str(config), "--ray-address", address],
-                         capture_output=True, text=True, timeout=360, env=env, cwd=REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "automixer.cli", "dedup", str(config), "--ray-address", address],
+        capture_output=True,
+        text=True,
+        timeout=360,
+        env=env,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert "partition(s)" in run.stdout
     dedup = StageStore(work, "dedup")

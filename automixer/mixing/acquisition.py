@@ -33,7 +33,9 @@ NUM_REFERENCE = 512
 AIMS = ("both", "optimum", "accuracy")
 
 
-def propose_next(runs, k: int, config, candidates=None, signal: dict[str, float] | None = None) -> list[dict[str, float]]:
+def propose_next(
+    runs, k: int, config, candidates=None, signal: dict[str, float] | None = None
+) -> list[dict[str, float]]:
     """K new mixtures (component -> weight) for ``sweep --next K``; ``candidates`` (a list of mixtures)
     restricts the choice to those; ``signal`` (metric -> the sweep's rank ratio) picks the default objective."""
     parsed = parse_runs(runs, "runs table") if not isinstance(runs, Runs) else runs
@@ -45,8 +47,14 @@ def propose_next(runs, k: int, config, candidates=None, signal: dict[str, float]
     return [{c: round(float(w), 6) for c, w in zip(parsed.components, row)} for row in chosen]
 
 
-def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = None, aim: str = "both",
-                    signal: dict[str, float] | None = None) -> list[int]:
+def propose_indices(
+    parsed: Runs,
+    k: int,
+    config,
+    cand_QC: np.ndarray | None = None,
+    aim: str = "both",
+    signal: dict[str, float] | None = None,
+) -> list[int]:
     """Indices into ``cand_QC`` (or into the generated candidates) of the K picks, in pick order.
 
     aim: both (alternate, the optimum first), optimum or accuracy.
@@ -56,8 +64,9 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
     if aim not in AIMS:
         raise ValueError(f"unknown aim {aim!r}; expected one of {', '.join(AIMS)}")
     weights = objective_weights(parsed, config, signal)
-    higher = resolve_directions(weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table",
-                                config.fit.lower_is_better)
+    higher = resolve_directions(
+        weights, config.fit.higher_is_better, parsed.directions, "sweep --next: runs table", config.fit.lower_is_better
+    )
     Y_NM = np.column_stack([(-1.0 if higher[m] else 1.0) * _z(parsed.metrics[m]) for m in weights])
     ok = np.isfinite(Y_NM).all(axis=1)
     if ok.sum() < 3:
@@ -76,8 +85,10 @@ def propose_indices(parsed: Runs, k: int, config, cand_QC: np.ndarray | None = N
     picks: list[int] = []
     while len(picks) < k:
         if not allowed.any():
-            raise StageError(f"sweep --next: only {len(picks)} of {k} candidates are far enough from the runs "
-                             "and from each other; ask for fewer")
+            raise StageError(
+                f"sweep --next: only {len(picks)} of {k} candidates are far enough from the runs "
+                "and from each other; ask for fewer"
+            )
         mean_MQ, std_MQ = map(np.array, zip(*(b.predict(cand) for b in believers)))
         if aim == "optimum" or (aim == "both" and len(picks) % 2 == 0):
             score = w_M @ mean_MQ - LCB_KAPPA * np.sqrt((w_M[:, None] ** 2 * std_MQ**2).sum(0))
@@ -97,7 +108,11 @@ def objective_weights(parsed: Runs, config, signal: dict[str, float] | None = No
     """metric -> weight of the objective in ``config.optimize``; without one, one metric per capability
     group, equally weighted (see ``one_per_group``)."""
     opt_cfg = config.optimize
-    weights = {metric_key(opt_cfg.target): 1.0} if opt_cfg.target else {metric_key(m): w for m, w in opt_cfg.objective.items()}
+    weights = (
+        {metric_key(opt_cfg.target): 1.0}
+        if opt_cfg.target
+        else {metric_key(m): w for m, w in opt_cfg.objective.items()}
+    )
     weights = {m: w for m, w in (weights or one_per_group(parsed.metrics, signal)).items() if m in parsed.metrics}
     if not weights:
         raise StageError(f"sweep --next: no objective metric in the runs table; metrics: {', '.join(parsed.metrics)}")

@@ -80,9 +80,11 @@ def resolve_directions(metrics: Iterable[str], configured: Iterable[str], record
             unknown.append(m)
         out[m] = bool(found)
     if unknown:
-        raise InputError(f"{source}: direction of {unknown[0]} unknown (is higher better?): list it in "
-                         "fit.higher_is_better or fit.lower_is_better, or name it <group>_loss / _bpb / _ppl (lower) or _acc "
-                         "(higher); see docs/RUNS_TABLE.md")
+        raise InputError(
+            f"{source}: direction of {unknown[0]} unknown (is higher better?): list it in "
+            "fit.higher_is_better or fit.lower_is_better, or name it <group>_loss / _bpb / _ppl (lower) or _acc "
+            "(higher); see docs/RUNS_TABLE.md"
+        )
     return out
 
 
@@ -102,13 +104,22 @@ def default_objective(scores: dict[str, float | None], min_signal: float) -> tup
         else:
             left_out[group] = {"metric": metric, "spearman": round(float(score), 4)}
     for group, why in left_out.items():
-        warnings.warn(f"objective: group {group} left out of the default objective: its best metric {why['metric']} "
-                      f"has CV Spearman {why['spearman']:.2f} < optimize.min_signal={min_signal:g} (no signal); "
-                      "set optimize.objective to choose the metrics yourself", stacklevel=3)
+        warnings.warn(
+            f"objective: group {group} left out of the default objective: its best metric {why['metric']} "
+            f"has CV Spearman {why['spearman']:.2f} < optimize.min_signal={min_signal:g} (no signal); "
+            "set optimize.objective to choose the metrics yourself",
+            stacklevel=3,
+        )
     if not chosen:
-        raise ConfigError(f"optimize: no fitted metric has CV Spearman >= optimize.min_signal={min_signal:g} "
-                          f"({', '.join(f'{m} {s:.2f}' for m, s in scores.items() if s is not None)}); the proxies show no signal. "
-                          "Lower optimize.min_signal or set optimize.objective")
+        raise ConfigError(
+            f"optimize: no fitted metric has CV Spearman >= optimize.min_signal={min_signal:g} "
+            f"({', '.join(f'{m} {s:.2f}' for m, s in scores.items() if s is not None)}); the proxies show no signal. "
+            "Lower optimize.min_signal or set optimize.objective"
+        )
     weights = {metric: 1.0 / len(chosen) for metric in chosen.values()}
-    return weights, {"groups": chosen, "left_out": left_out, "min_signal": min_signal,
-                     "rule": "per capability group, the metric with the best CV Spearman; equal weights"}
+    return weights, {
+        "groups": chosen,
+        "left_out": left_out,
+        "min_signal": min_signal,
+        "rule": "per capability group, the metric with the best CV Spearman; equal weights",
+    }

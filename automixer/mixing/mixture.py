@@ -49,7 +49,9 @@ class Mixture:
     def __post_init__(self) -> None:
         if not self.weights:
             raise ValueError("a mixture needs at least one component, got none")
-        bad = {c: w for c, w in self.weights.items() if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0}
+        bad = {
+            c: w for c, w in self.weights.items() if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0
+        }
         if bad:
             raise ValueError(f"mixture weights must be finite numbers >= 0, got {bad}")
         total = sum(self.weights.values())
@@ -100,7 +102,10 @@ class Mixture:
             available_tokens={c: e["available_tokens"] for c, e in comps.items() if "available_tokens" in e},
             token_files={c: e["token_file"] for c, e in comps.items() if e.get("token_file")},
             shards={c: list(e["shards"]) for c, e in comps.items() if e.get("shards")},
-            **{k: data.get(k) or {} for k in ("predicted", "objective", "baselines", "solver", "trust_region", "provenance")},
+            **{
+                k: data.get(k) or {}
+                for k in ("predicted", "objective", "baselines", "solver", "trust_region", "provenance")
+            },
             validation=data.get("validation"),
         )
 

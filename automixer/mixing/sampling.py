@@ -16,7 +16,9 @@ from scipy.stats import qmc
 _MIN_ALPHA = 1e-3  # a component with a tiny natural share still gets drawn now and then
 
 
-def check_bounds(names: list[str], min_weight: dict[str, float], max_weight: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+def check_bounds(
+    names: list[str], min_weight: dict[str, float], max_weight: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Bounds as arrays in ``names`` order; ValueError naming an unknown component or infeasibility."""
     for key, bounds in (("min_weight", min_weight), ("max_weight", max_weight)):
         unknown = sorted(set(bounds) - set(names))
@@ -39,7 +41,9 @@ def project_to_bounds(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
     return np.clip(w, lo, hi) / np.clip(w, lo, hi).sum()
 
 
-def dirichlet_draws(natural: np.ndarray, n: int, concentrations: tuple[float, ...], rng: np.random.Generator) -> np.ndarray:
+def dirichlet_draws(
+    natural: np.ndarray, n: int, concentrations: tuple[float, ...], rng: np.random.Generator
+) -> np.ndarray:
     """n draws, cycling through the concentration levels."""
     k = len(natural)
     out = np.empty((n, k))

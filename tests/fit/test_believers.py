@@ -23,13 +23,17 @@ def test_power_law_gradient_matches_finite_differences():
     base = model.predict(X_new)
     h = 1e-6
     moves = [("c_", lambda m: setattr(m, "c_", m.c_ + h))]
-    moves += [(name, lambda m, name=name: setattr(m, name, getattr(m, name) * np.exp(h))) for name in ("k_", "alpha_", "tau_")]
+    moves += [
+        (name, lambda m, name=name: setattr(m, name, getattr(m, name) * np.exp(h))) for name in ("k_", "alpha_", "tau_")
+    ]
     for i in range(X.shape[1]):
         moves.append((f"a_{i}", lambda m, i=i: m.a_.__setitem__(i, m.a_[i] * np.exp(h))))
     for column, (name, move) in enumerate(moves):
         moved = PowerLawSurrogate().fit(X, y)
         move(moved)
-        np.testing.assert_allclose((moved.predict(X_new) - base) / h, grad[:, column], rtol=1e-3, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            (moved.predict(X_new) - base) / h, grad[:, column], rtol=1e-3, atol=1e-6, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("kind,rtol", [("power_law", 1e-6), ("gp", 0.05)])
@@ -46,7 +50,7 @@ def test_variance_reduction_is_what_conditioning_on_the_pick_removes(kind, rtol)
     after = believer.predict(ref)[1] ** 2
     assert (after <= before + 1e-12).all()
     np.testing.assert_allclose((before - after).sum(), predicted[pick], rtol=rtol)
-    assert believer.predict(cand[pick:pick + 1])[1][0] < std[pick]  # the pick itself is now known better
+    assert believer.predict(cand[pick : pick + 1])[1][0] < std[pick]  # the pick itself is now known better
 
 
 def test_law_believer_is_surer_with_more_runs_and_noise_sets_its_floor():

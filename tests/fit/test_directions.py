@@ -74,12 +74,20 @@ def test_an_accuracy_is_maximised(tmp_path):
     natural = data["baselines"]["natural"]
     assert data["mixture"]["code"]["weight"] > natural["weights"]["code"] + 0.2
     assert data["predicted"]["metric/code_acc"]["mean"] > natural["predicted"]["metric/code_acc"]["mean"]
-    assert data["objective"]["metrics"] == ["metric/code_acc"] and data["objective"]["higher_is_better"] == ["metric/code_acc"]
+    assert data["objective"]["metrics"] == ["metric/code_acc"] and data["objective"]["higher_is_better"] == [
+        "metric/code_acc"
+    ]
 
 
 def test_default_objective_takes_the_best_metric_of_each_group_with_signal():
-    scores = {"metric/code_loss": 0.7, "metric/code_bpb": 0.9, "metric/math_bpb": 0.8, "metric/math_acc": 0.85,
-              "metric/commonsense_bpb": 0.1, "metric/commonsense_acc": 0.2}
+    scores = {
+        "metric/code_loss": 0.7,
+        "metric/code_bpb": 0.9,
+        "metric/math_bpb": 0.8,
+        "metric/math_acc": 0.85,
+        "metric/commonsense_bpb": 0.1,
+        "metric/commonsense_acc": 0.2,
+    }
     with pytest.warns(UserWarning, match="group commonsense left out of the default objective.*commonsense_acc"):
         weights, why = default_objective(scores, 0.3)
     assert weights == {"metric/code_bpb": 0.5, "metric/math_acc": 0.5}
@@ -94,8 +102,11 @@ def test_default_objective_takes_the_best_metric_of_each_group_with_signal():
 def test_infeasible_budget_names_the_largest_feasible_one():
     info = {"code": {"tokens": 2_000_000}, "prose": {"tokens": 3_000_000}, "math": {"tokens": 1_000_000}}
     cfg = OptimizeConfig(token_budget=1_000_000_000, max_epochs=4.0, trust_region=2.0)
-    with pytest.raises(optimizer.InfeasibleError, match=r"upper bounds allow at most 0.024 < 1.*largest feasible "
-                                                         r"optimize.token_budget is [\d,]+ tokens") as err:
+    with pytest.raises(
+        optimizer.InfeasibleError,
+        match=r"upper bounds allow at most 0.024 < 1.*largest feasible "
+        r"optimize.token_budget is [\d,]+ tokens",
+    ) as err:
         optimizer.build_constraints(COMPONENTS, cfg, info, np.eye(3))
     largest = int(str(err.value).split("token_budget is ")[1].split(" ")[0].replace(",", ""))
     assert 24_000_000 - 100 < largest <= 24_000_000  # 4 epochs of the 6M tokens
@@ -107,18 +118,27 @@ def test_sweep_next_maximises_an_accuracy_and_defaults_to_one_metric_per_group(t
 
     runs = _acc_runs(30, seed=2)
     runs = runs.append_column("metric/code_loss", pa.array(np.full(30, 2.0) + 0.01 * np.arange(30)))
-    picks = acquisition.propose_next(runs, 3, config_from_dict({"workdir": str(tmp_path)}), signal={"metric/code_acc": 9.0})
+    picks = acquisition.propose_next(
+        runs, 3, config_from_dict({"workdir": str(tmp_path)}), signal={"metric/code_acc": 9.0}
+    )
     assert picks[0]["code"] > 0.6  # more code: higher accuracy
-    assert acquisition.one_per_group(["metric/code_acc", "metric/code_loss", "metric/math_bpb"], None) == \
-        {"metric/code_loss": 0.5, "metric/math_bpb": 0.5}
+    assert acquisition.one_per_group(["metric/code_acc", "metric/code_loss", "metric/math_bpb"], None) == {
+        "metric/code_loss": 0.5,
+        "metric/math_bpb": 0.5,
+    }
 
 
 def test_the_sweep_knows_the_direction_of_every_measure_it_reports():
     from automixer.flows.sweep import metric_directions
     from dataplane.errors import StageError
 
-    assert metric_directions(["run_id", "metric/code_bpb", "metric/math_acc", "metric/stem_loss"]) == \
-        {"metric/code_bpb": False, "metric/math_acc": True, "metric/stem_loss": False}
-    with pytest.raises(StageError, match="no direction for measure 'f1' of metric/qa_f1; add it to "
-                                         "proxies.evaluate.MEASURE_HIGHER_IS_BETTER"):
+    assert metric_directions(["run_id", "metric/code_bpb", "metric/math_acc", "metric/stem_loss"]) == {
+        "metric/code_bpb": False,
+        "metric/math_acc": True,
+        "metric/stem_loss": False,
+    }
+    with pytest.raises(
+        StageError,
+        match="no direction for measure 'f1' of metric/qa_f1; add it to proxies.evaluate.MEASURE_HIGHER_IS_BETTER",
+    ):
         metric_directions(["metric/qa_f1"])

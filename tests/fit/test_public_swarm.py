@@ -18,7 +18,9 @@ OLMIX = Path(__file__).resolve().parents[2].parent / "shared" / "swarms" / "olmi
 
 def _write_swarm(folder: Path, metric_runs=("a", "b", "c")) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ratios.csv").write_text(",run,name,index,web,code\n0,a,n0,0,0.7,0.3\n1,b,n1,1,0.2,0.8\n2,c,n2,2,0.5,0.5\n")
+    (folder / "ratios.csv").write_text(
+        ",run,name,index,web,code\n0,a,n0,0,0.7,0.3\n1,b,n1,1,0.2,0.8\n2,c,n2,2,0.5,0.5\n"
+    )
     rows = {"a": "1.0,2.0,3.0,9.0", "b": "1.5,2.5,3.5,9.0", "c": "0.5,1.0,2.0,9.0"}
     lines = [",run,name,index,mbpp:3shot,codex_humaneval,hellaswag:rc,lambada"]
     lines += [f"{i},{r},n{i},{i},{rows[r]}" for i, r in enumerate(metric_runs)]

@@ -12,7 +12,12 @@ from dataplane.errors import InputError, StageError
 
 
 def _table(**cols):
-    base = {"run_id": ["a", "b", "c"], "mix/x": [0.5, 0.2, 1.0], "mix/y": [0.5, 0.8, 0.0], "metric/loss": [1.0, 2.0, 3.0]}
+    base = {
+        "run_id": ["a", "b", "c"],
+        "mix/x": [0.5, 0.2, 1.0],
+        "mix/y": [0.5, 0.8, 0.0],
+        "metric/loss": [1.0, 2.0, 3.0],
+    }
     base.update(cols)
     return pa.table({k: v for k, v in base.items() if v is not None})
 
@@ -23,13 +28,16 @@ def test_parses_weights_metrics_and_ignores_other_columns():
     assert runs.run_ids == ["a", "c"] and runs.X_NC.tolist() == [[0.5, 0.5], [1.0, 0.0]]
 
 
-@pytest.mark.parametrize("cols, match", [
-    ({"mix/x": None, "mix/y": None}, "t: no mix/<component> columns; columns are: run_id, metric/loss"),
-    ({"metric/loss": None}, "t: no metric/<name> columns"),
-    ({"metric/loss": ["1", "2", "3"]}, "t: column metric/loss must be numeric, got string"),
-    ({"mix/y": [0.5, 0.5, 0.0]}, r"t: row 1: mix/\* weights sum to 0.7, expected 1"),
-    ({"mix/x": [0.5, -0.2, 1.0], "mix/y": [0.5, 1.2, 0.0]}, "t: column mix/x row 1: weight must be a number >= 0"),
-])
+@pytest.mark.parametrize(
+    "cols, match",
+    [
+        ({"mix/x": None, "mix/y": None}, "t: no mix/<component> columns; columns are: run_id, metric/loss"),
+        ({"metric/loss": None}, "t: no metric/<name> columns"),
+        ({"metric/loss": ["1", "2", "3"]}, "t: column metric/loss must be numeric, got string"),
+        ({"mix/y": [0.5, 0.5, 0.0]}, r"t: row 1: mix/\* weights sum to 0.7, expected 1"),
+        ({"mix/x": [0.5, -0.2, 1.0], "mix/y": [0.5, 1.2, 0.0]}, "t: column mix/x row 1: weight must be a number >= 0"),
+    ],
+)
 def test_bad_tables_name_the_source_and_column(cols, match):
     with pytest.raises(InputError, match=match):
         parse_runs(_table(**cols), "t")
@@ -65,7 +73,9 @@ def test_csv_rounded_to_3_decimals_is_renormalised_with_one_warning(tmp_path):
     sums = X.round(3).sum(axis=1)
     assert (np.abs(sums - 1) > 1e-3).sum() >= 5  # the file really is off by more than float noise
     path = _rounded_csv(tmp_path / "rounded.csv", X)
-    with pytest.warns(UserWarning, match=r"rounded.csv: \d+ rows have mix/\* weights summing to 1 only within rounding") as rec:
+    with pytest.warns(
+        UserWarning, match=r"rounded.csv: \d+ rows have mix/\* weights summing to 1 only within rounding"
+    ) as rec:
         runs = read_runs_file(path)
     assert len([w for w in rec if "within rounding" in str(w.message)]) == 1
     assert f"{int((np.abs(sums - 1) > 1e-3).sum())} rows" in str(rec[0].message)

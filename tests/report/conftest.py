@@ -102,6 +102,16 @@ def _add_contract_tables(config, workdir: Path) -> None:
         if not cat.has_relation("scale_up_runs"):
             measured = yaml.safe_load((workdir / "mixture.yaml").read_text())["validation"]["measured"]
             size = {k: runs[0][k] for k in ("n_params", "tokens_seen")}
-            rows = [{"mixture": name, "seed": config.seed, "status": "ok", "params": size["n_params"], "tokens": size["tokens_seen"],
-                     **m["metrics"]} for name, m in measured.items() if m["status"] == "ok"]
+            rows = [
+                {
+                    "mixture": name,
+                    "seed": config.seed,
+                    "status": "ok",
+                    "params": size["n_params"],
+                    "tokens": size["tokens_seen"],
+                    **m["metrics"],
+                }
+                for name, m in measured.items()
+                if m["status"] == "ok"
+            ]
             cat.write_table("scale_up_runs", pa.Table.from_pylist(rows))

@@ -98,9 +98,13 @@ def test_metric_directions_come_from_the_config_and_what_the_run_recorded(tmp_pa
     from automixer.report.queries import higher_is_better, relations
 
     runs = tmp_path / "runs.parquet"
-    schema = pa.schema([("metric/code_pass1", pa.float64())], metadata={"automixer.higher_is_better": json.dumps(["code_pass1"])})
+    schema = pa.schema(
+        [("metric/code_pass1", pa.float64())], metadata={"automixer.higher_is_better": json.dumps(["code_pass1"])}
+    )
     pq.write_table(pa.table({"metric/code_pass1": [0.5]}, schema=schema), runs)
     with Catalog(tmp_path) as cat:
         assert higher_is_better(cat, relations(cat), ["metric/math_acc"], runs) == {"math_acc", "code_pass1"}
-        cat.write_table("metric_directions", pa.table({"metric": ["stem_acc", "stem_bpb"], "higher_is_better": [True, False]}))
+        cat.write_table(
+            "metric_directions", pa.table({"metric": ["stem_acc", "stem_bpb"], "higher_is_better": [True, False]})
+        )
         assert higher_is_better(cat, relations(cat), ["math_acc"], runs) == {"math_acc", "stem_acc"}

@@ -25,7 +25,9 @@ POLICY = [
 
 def ledger(workdir) -> dict:
     with Catalog(workdir, read_only=True) as catalog:
-        rows = catalog.query("SELECT outcome, sum(docs) AS n FROM ledger WHERE stage = 'synth' GROUP BY ALL").to_pylist()
+        rows = catalog.query(
+            "SELECT outcome, sum(docs) AS n FROM ledger WHERE stage = 'synth' GROUP BY ALL"
+        ).to_pylist()
     return {r["outcome"]: r["n"] for r in rows}
 
 
@@ -96,13 +98,28 @@ def test_missing_seed_stages_is_a_clear_stage_error(tmp_path):
 
 
 def test_openai_flow_every_seed_ends_as_doc_or_rejection_and_rerun_hits_cache(tmp_path, chat_server, ray_local):
-    faults = ["[[faults:429,500]]", "[[faults:slow]]", "[[faults:malformed]]", "[[always:refuse]]",
-              "[[always:copy]]", "", "[[faults:429]]", ""]
+    faults = [
+        "[[faults:429,500]]",
+        "[[faults:slow]]",
+        "[[faults:malformed]]",
+        "[[always:refuse]]",
+        "[[always:copy]]",
+        "",
+        "[[faults:429]]",
+        "",
+    ]
     seeds = seed_table([(s, d, f"{mark} {t}") for mark, (s, d, t) in zip(faults, PROSE)])
     write_stage(tmp_path, "curate", seeds)
     openai = {**FAST_OPENAI, "base_url": chat_server.url}
-    config = make_config(tmp_path, {"backend": "openai", "openai": openai, "rows_per_block": 3,
-                                    "policy": [{"strategy": "qa"}, {"strategy": "summary", "max_docs": 2}]})
+    config = make_config(
+        tmp_path,
+        {
+            "backend": "openai",
+            "openai": openai,
+            "rows_per_block": 3,
+            "policy": [{"strategy": "qa"}, {"strategy": "summary", "max_docs": 2}],
+        },
+    )
     summary = run_synth(config)
     store = StageStore(tmp_path, "synth")
     docs, rejected = store.read("docs"), store.read("rejected")

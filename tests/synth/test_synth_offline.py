@@ -94,19 +94,28 @@ def test_pipeline_strategy_recomposes_features_of_several_documents(seeds, strat
     assert SynthStage(SynthConfig())(tasks).equals(out)
 
 
-@pytest.mark.parametrize("answer, seed, reason", [
-    ("", None, "empty"),
-    ("   ", None, "empty"),
-    ("I'm sorry, but I can't help with that request, it is against my guidelines.", None, "refusal"),
-    ("As an AI language model, I cannot rewrite this text for you today at all.", None, "refusal"),
-    ("Too short.", None, "too_short"),
-    ("x" * 300, None, "too_long"),
-    (PROSE[0][2], PROSE[0][2], "copy"),
-    ("Here is the text: " + PROSE[0][2], PROSE[0][2], "copy"),
-    ("Q: What is a prime number?\nA: A natural number above one whose only divisors are one and itself.", PROSE[0][2], None),
-])
+@pytest.mark.parametrize(
+    "answer, seed, reason",
+    [
+        ("", None, "empty"),
+        ("   ", None, "empty"),
+        ("I'm sorry, but I can't help with that request, it is against my guidelines.", None, "refusal"),
+        ("As an AI language model, I cannot rewrite this text for you today at all.", None, "refusal"),
+        ("Too short.", None, "too_short"),
+        ("x" * 300, None, "too_long"),
+        (PROSE[0][2], PROSE[0][2], "copy"),
+        ("Here is the text: " + PROSE[0][2], PROSE[0][2], "copy"),
+        (
+            "Q: What is a prime number?\nA: A natural number above one whose only divisors are one and itself.",
+            PROSE[0][2],
+            None,
+        ),
+    ],
+)
 def test_output_checks_give_one_reason(answer, seed, reason):
-    assert check_output(answer, seed, min_chars=20, max_chars=250 if seed is None else 5000, copy_threshold=0.8) == reason
+    assert (
+        check_output(answer, seed, min_chars=20, max_chars=250 if seed is None else 5000, copy_threshold=0.8) == reason
+    )
 
 
 def test_copy_check_can_be_disabled():
