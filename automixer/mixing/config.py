@@ -114,7 +114,20 @@ class OptimizeConfig:
     random_samples: int = 20000
     """Mixtures scored by the RegMix-style random simulation."""
     top_k: int = 100
-    """The random simulation answers with the mean of its top-k feasible mixtures."""
+    """The random simulation (and ``choice: top_k``) answers with the mean of its top-k feasible mixtures."""
+    choice: Literal["trust_region", "top_k", "kl_natural", "cv_trust_region"] = "trust_region"
+    """How the mixture is chosen (automixer.mixing.choice): trust_region (the solvers within ``trust_region``,
+    paying ``uncertainty_penalty``), top_k (RegMix: mean of the ``top_k`` best predicted samples), kl_natural
+    (Olmix: + ``kl_strength`` x KL to natural, mean of the samples within ``near_best``), cv_trust_region
+    (trust_region with the radius where cross-validated errors stop being calibrated)."""
+    kl_strength: float = 0.2
+    """``choice: kl_natural``: objective units per nat of KL(mixture || natural)."""
+    near_best: float = 0.1
+    """``choice: kl_natural``: samples within this much of the best penalised score are averaged."""
+    calibrated_coverage: float = 0.8
+    """``choice: cv_trust_region``: share of held-out errors within +-2 predicted std that counts as calibrated."""
+    validate_seeds: int = 2
+    """``optimize --validate`` trains each validated mixture with this many seeds (at least 2: the seed spread)."""
     scale_up: ScaleUpConfig = field(default_factory=ScaleUpConfig)
     """The larger models ``optimize --validate`` trains to check that the mixture transfers."""
 
@@ -137,6 +150,12 @@ class OptimizeConfig:
             raise ValueError(f"token_budget must be positive, got {self.token_budget}")
         if self.max_epochs < 0:
             raise ValueError(f"max_epochs must be >= 0 (0 disables), got {self.max_epochs}")
+        if self.kl_strength < 0 or self.near_best < 0:
+            raise ValueError(f"kl_strength and near_best must be >= 0, got {self.kl_strength} and {self.near_best}")
+        if not 0.0 < self.calibrated_coverage <= 1.0:
+            raise ValueError(f"calibrated_coverage must be in (0, 1], got {self.calibrated_coverage}")
+        if self.validate_seeds < 2:
+            raise ValueError(f"validate_seeds must be at least 2 (for a seed spread), got {self.validate_seeds}")
         for key in ("n_trials", "random_samples", "top_k"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
