@@ -108,6 +108,16 @@ def cmd_optimize(args):
     print(run_optimize(config, surrogate_dir=args.surrogate, out_file=args.out, validate=args.validate))
 
 
+def cmd_export(args):
+    from automixer.flows.dedup import ray_tasks
+    from automixer.flows.export import run_export
+
+    config = _load(args)
+    _ray(config, args)
+    print(run_export(config, mixture_file=args.mixture, tokenizer=args.tokenizer, out_dir=args.out, fmt=args.format,
+                     force=args.force, map_tasks=ray_tasks))
+
+
 def cmd_report(args):
     from automixer.flows.report import run_report
 
@@ -134,16 +144,11 @@ def cmd_stats(args):
 
 
 def cmd_sql(args):
-    import duckdb
-
-    from automixer.catalog import Catalog
+    from automixer.sql_sandbox import open_sandbox, run_select
     from automixer.tables import format_table
 
-    with Catalog(_workdir(args), read_only=True) as catalog:
-        try:
-            print(format_table(catalog.query(args.query)))
-        except duckdb.Error as exc:
-            raise AutomixerError(f"query failed: {str(exc).splitlines()[0]}") from None
+    with open_sandbox(_workdir(args)) as catalog:
+        print("\n\n".join(format_table(table) for table in run_select(catalog, args.query)))
 
 
 def cmd_demo(args):
@@ -220,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--validate", action="store_true", help="train proxies on the chosen, natural and uniform mixtures")
 
+    p = add("export", cmd_export, "Tokenise the mixture's components with the full run's tokenizer for Megatron-Core.",
+            "automixer export configs/demo.yaml --mixture runs/demo/mixture.yaml --tokenizer tok/ --out runs/demo/export")
+    _add_common(p)
+    p.add_argument("--mixture", required=True, help="mixture YAML written by automixer optimize")
+    p.add_argument("--tokenizer", required=True, help="the full run's tokenizer: tokenizers JSON file or local folder")
+    p.add_argument("--out", required=True, help="output folder (indexed datasets, megatron_blend.txt, manifest)")
+    p.add_argument("--format", default="megatron", choices=["megatron"], help="output format (megatron-core)")
+
     p = add("report", cmd_report, "Write one static HTML page (with PNG figures) that shows the whole run.",
             "automixer report configs/demo.yaml   # -> runs/demo/report/index.html, open it in a browser")
     p.add_argument("config", help="run config YAML")
@@ -229,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_text, example in [
         ("stats", cmd_stats, "Print ledger statistics from the catalog.", "automixer stats -c configs/demo.yaml --by source,bucket"),
-        ("sql", cmd_sql, "Run a read-only SQL query on the catalog.", "automixer sql -w runs/demo \"SELECT * FROM ledger LIMIT 5\""),
+        ("sql", cmd_sql, "Run read-only SELECT queries on the catalog and the workdir's Parquet shards "
+         "(no other file, no writes).", "automixer sql -w runs/demo \"SELECT * FROM ledger LIMIT 5\""),
     ]:
         p = add(name, func, help_text, example)
         p.add_argument("-c", "--config", help="run config (its workdir holds the catalog)")
