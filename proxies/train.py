@@ -92,7 +92,7 @@ def train_proxy(
     """Train one proxy on a mixture and score it.
 
     components: name -> (weight, packed token file). Returns metrics (per group loss, bpb, acc),
-    tokens_seen, tokens_per_s, wall_s, weights_sha256, n_params, train_loss. With ``out_dir``, the
+    tokens_seen, tokens_per_s, wall_s, train_s, eval_s, weights_sha256, n_params, train_loss. With ``out_dir``, the
     weights are saved as ``model.pt`` with ``config.json`` beside them.
     """
     started = time.time()
@@ -110,6 +110,7 @@ def train_proxy(
         torch.cuda.synchronize()
     train_s = time.time() - train_started
     tokens_seen = config.train.steps * config.train.batch_size * config.model.seq_len
+    eval_started = time.time()
     metrics = evaluate(model, eval_sets, batch_size=config.train.eval_batch_size, device=dev)
     result = {
         "metrics": metrics,
@@ -117,6 +118,8 @@ def train_proxy(
         "tokens_by_component": stream.tokens_by_component,
         "tokens_per_s": tokens_seen / max(train_s, 1e-9),
         "wall_s": time.time() - started,
+        "train_s": train_s,
+        "eval_s": time.time() - eval_started,
         "weights_sha256": weights_sha256(model),
         "n_params": model.num_params(),
         "train_loss": train_loss,

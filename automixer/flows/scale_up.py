@@ -15,22 +15,21 @@ mixture "beats" another when it is better by more than that spread.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog
 from automixer.flows.common import plots_dir
-from automixer.flows.sweep import RunSpec, execute, normalise_mixture, prepare, run_row, runs_table
 from automixer.mixing.columns import METRIC
 from automixer.mixing.metrics import group_of
 from automixer.plots import plot_transfer
+from automixer.sweep.results import normalise_mixture, runs_table
+from automixer.sweep.runner import RunSpec, prepare, run_unit, train_with_resume
 from automixer.typed_yaml import to_plain
 from dataplane.errors import ConfigError
-from dataplane.store import StageStore, write_parquet
+from dataplane.store import StageStore
 from proxies.config import ProxyConfig
 
 MIXTURES = ("optimized", "natural", "uniform", "best_sampled")
@@ -46,7 +45,8 @@ def scale_up_proxy(config) -> ProxyConfig:
         model.validate()
     except ValueError as exc:
         raise ConfigError(f"optimize.scale_up: {exc}") from None
-    return dataclasses.replace(proxy, model=model, train=dataclasses.replace(proxy.train, steps=su.steps or 4 * proxy.train.steps))
+    train = dataclasses.replace(proxy.train, steps=su.steps or 4 * proxy.train.steps)
+    return dataclasses.replace(proxy, model=model, train=train)
 
 
 def _params(proxy: ProxyConfig, vocab_size: int) -> int:
@@ -91,11 +91,12 @@ def run_scale_up(config, mixtures: dict[str, dict[str, float]], metrics: dict[st
     big = scale_up_proxy(config)
     names = [r["component"] for r in recipe.components]
     seeds = [config.seed + i for i in range(config.optimize.scale_up.seeds)]
-    specs = {f"{name}-s{seed}": (name, RunSpec(f"scale_up-{name}-s{seed}", normalise_mixture(weights, names), seed, "scale_up"))
+    specs = {f"{name}-s{seed}": (name, RunSpec(f"scale_up-{name}-s{seed}", normalise_mixture(weights, names), seed,
+                                               "scale_up"))
              for name, weights in mixtures.items() for seed in seeds}
     print(f"[scale-up] {size['scale_up']['params']:,} parameters x {size['scale_up']['tokens']:,} tokens "
-          f"({size['ratio']['params']}x / {size['ratio']['tokens']}x the proxy); {len(mixtures)} mixtures x {len(seeds)} seeds",
-          flush=True)
+          f"({size['ratio']['params']}x / {size['ratio']['tokens']}x the proxy); "
+          f"{len(mixtures)} mixtures x {len(seeds)} seeds", flush=True)
     rows = _train(config, big, recipe, specs)
     table = _runs_table(rows, [specs[k][0] for k in specs])
     with Catalog(config.workdir_path) as catalog:
@@ -109,30 +110,12 @@ def run_scale_up(config, mixtures: dict[str, dict[str, float]], metrics: dict[st
 
 
 def _train(config, big: ProxyConfig, recipe, specs: dict) -> dict[str, dict]:
-    """Rows of every spec: stored ones read back, the rest trained (failed runs are not stored)."""
-    store = StageStore(config.workdir_path, "scale_up")
+    """Rows of every spec: stored ones read back, the rest trained (runner.train_with_resume)."""
     key = json.dumps([recipe.hash, to_plain(big)], sort_keys=True)
-    units = {k: f"{k}-{hashlib.sha256(json.dumps([key, s.seed, sorted(s.mixture.items())]).encode()).hexdigest()[:12]}"
-             for k, (_, s) in specs.items()}
-    done = store.done_units()
-    rows = {k: pq.read_table(store.root / done[units[k]]["files"]["runs"][0]).to_pylist()[0]
-            for k in specs if units[k] in done}
-    todo = [s for k, (_, s) in specs.items() if k not in rows]
-    by_run = {s.run_id: k for k, (_, s) in specs.items()}
-
-    def on_done(spec, result, error, attempts):
-        k = by_run[spec.run_id]
-        rows[k] = run_row(spec, result, error, attempts, recipe)
-        status = "ok" if result else f"FAILED: {error}"
-        print(f"[scale-up] {spec.run_id} {status} ({len(rows)}/{len(specs)})", flush=True)
-        if result:
-            path = write_parquet(store.shard_path("runs", units[k]), runs_table([rows[k]]))
-            store.mark_done(units[k], {"runs": [path]})
-
-    if todo:
-        print(f"[scale-up] training {len(todo)} runs ({len(specs) - len(todo)} already finished)", flush=True)
-        execute(dataclasses.replace(config, proxy=big), recipe, todo, on_done)
-    return {k: rows[k] for k in specs}
+    store = StageStore(config.workdir_path, "scale_up")
+    rows = train_with_resume(dataclasses.replace(config, proxy=big), recipe, store, [s for _, s in specs.values()],
+                             unit_of=lambda s: run_unit(key, s), label="scale-up")
+    return {k: rows[s.run_id] for k, (_, s) in specs.items()}
 
 
 def _runs_table(rows: dict[str, dict], mixture_names: list[str]) -> pa.Table:
@@ -162,7 +145,8 @@ def summarize(table: pa.Table, metrics: dict[str, bool]) -> dict:
                 gain = (per["optimized"]["mean"] - per[other]["mean"]) * (1.0 if higher else -1.0)
                 beats[other] = bool(gain > spread)
         group = group_of(metric)
-        out[metric] = {"group": group, "higher_is_better": higher, "mixtures": per, "seed_spread": spread, "beats": beats}
+        out[metric] = {"group": group, "higher_is_better": higher, "mixtures": per, "seed_spread": spread,
+                       "beats": beats}
         wins[group] = beats
         lines.append(_line(metric, higher, per, spread, beats))
     return {"metrics": out, "wins": wins, "lines": lines}
@@ -170,10 +154,12 @@ def summarize(table: pa.Table, metrics: dict[str, bool]) -> dict:
 
 def _line(metric: str, higher: bool, per: dict, spread: float | None, beats: dict) -> str:
     def fmt(name):
-        return f"{name.replace('_', ' ')} {per[name]['mean']:.4f}" if name in per else f"{name.replace('_', ' ')} failed"
+        label = name.replace("_", " ")
+        return f"{label} {per[name]['mean']:.4f}" if name in per else f"{label} failed"
 
     sp = "n/a" if spread is None else f"{spread:.4f}"
     verdict = ", ".join(f"{'beats' if won else 'does not beat'} {o.replace('_', ' ')}" for o, won in beats.items())
-    return (f"scale-up {group_of(metric)} ({metric.removeprefix(METRIC)}, {'higher' if higher else 'lower'} is better): "
+    direction = "higher" if higher else "lower"
+    return (f"scale-up {group_of(metric)} ({metric.removeprefix(METRIC)}, {direction} is better): "
             f"{', '.join(fmt(n) for n in MIXTURES)} (seed spread {sp}); optimized {verdict or 'not compared'} "
             "by more than the seed spread")

@@ -9,11 +9,11 @@ import yaml
 
 from automixer.catalog import Catalog
 from automixer.flows import scale_up as scale_up_flow
-from automixer.flows import sweep as sweep_flow
 from automixer.flows.fit import run_fit
 from automixer.flows.optimize import run_optimize
 from automixer.flows.sweep import run_sweep
 from automixer.mixing.config import FitConfig, OptimizeConfig, ScaleUpConfig
+from automixer.sweep import runner
 from dataplane.errors import ConfigError
 
 
@@ -64,7 +64,6 @@ def test_scale_up_trains_four_mixtures_twice_and_reports_against_the_seed_spread
 
     def no_training(*args, **kwargs):
         raise AssertionError("finished runs were trained again")
-    monkeypatch.setattr(scale_up_flow, "execute", no_training)
-    monkeypatch.setattr(sweep_flow, "execute", no_training)
+    monkeypatch.setattr(runner, "execute", no_training)
     run_optimize(config, surrogate_dir=str(work / "surrogates"), out_file=str(work / "mixture.yaml"), validate=True)
     assert yaml.safe_load((work / "mixture.yaml").read_text())["validation"]["scale_up"]["metrics"] == scale["metrics"]

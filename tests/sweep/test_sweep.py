@@ -11,6 +11,7 @@ from tiny_workdir import tiny_config
 from automixer.catalog import Catalog
 from automixer.flows import sweep as flow
 from automixer.mixing.runs_table import read_runs_file
+from automixer.sweep import runner
 from dataplane.errors import InputError, StageError
 
 pytestmark = pytest.mark.usefixtures("ray_local")
@@ -114,7 +115,7 @@ def test_asking_again_for_trained_mixtures_trains_nothing(tiny, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("finished validation runs must not be trained again")
 
-    monkeypatch.setattr(flow, "execute", no_training)
+    monkeypatch.setattr(runner, "execute", no_training)
     again = flow.train_mixtures(config, mixtures, tag="validate")
     assert again.to_pylist() == first.to_pylist()
 
