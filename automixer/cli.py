@@ -26,12 +26,17 @@ def _load(args: argparse.Namespace):
 
 def _ray(config, args) -> None:
     from automixer.runtime import init_ray
+    from dataplane.store import ensure_dir
 
+    ensure_dir(config.workdir_path, "workdir")  # a workdir that is a file: one line, before Ray starts
     init_ray(config.ray, getattr(args, "ray_address", None))
 
 
 def cmd_validate(args):
+    from automixer.config import check_source_paths
+
     config = _load(args)
+    check_source_paths(config, args.config)
     print(f"{args.config}: ok ({len(config.sources)} sources, workdir {config.workdir}, config hash {config.hash()})")
 
 
@@ -45,9 +50,11 @@ def cmd_demo_data(args):
 
 
 def cmd_curate(args):
+    from automixer.config import check_source_paths
     from automixer.flows.curate import run_curate
 
     config = _load(args)
+    check_source_paths(config, args.config)
     _ray(config, args)
     print(run_curate(config, train_classifier=args.train_classifier, force=args.force))
 

@@ -18,7 +18,7 @@ from automixer.runtime import RuntimeConfig
 from automixer.sweep.config import ComponentsConfig, SweepConfig
 from automixer.typed_yaml import build, to_plain
 from curation.config import CurationConfig, SourceConfig
-from dataplane.errors import ConfigError
+from dataplane.errors import ConfigError, InputError
 from dedup.config import DedupConfig
 from proxies.config import ProxyConfig
 from synth.config import SynthConfig
@@ -75,8 +75,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a config YAML file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -88,6 +94,17 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     if isinstance(data.get("workdir"), str):
         data = _expand_workdir(data, data["workdir"])
     return build(RunConfig, data, "", str(path))
+
+
+def check_source_paths(config: RunConfig, where: str) -> None:
+    """Every source's paths and globs name existing, non-empty input; ConfigError naming file and key if not."""
+    from curation.ingest import resolve_paths
+
+    for i, source in enumerate(config.sources):
+        try:
+            resolve_paths(source)
+        except InputError as exc:
+            raise ConfigError(f"{where}: sources[{i}].paths: {exc}") from None
 
 
 def _expand_workdir(value: Any, workdir: str) -> Any:

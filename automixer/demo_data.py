@@ -20,7 +20,7 @@ import random
 import sysconfig
 from pathlib import Path
 
-from dataplane.store import atomic_write_text
+from dataplane.store import atomic_write_text, ensure_dir
 
 _SKIP_DIRS = {"test", "tests", "idlelib", "lib2to3", "tkinter", "turtledemo", "site-packages", "ensurepip", "pydoc_data"}
 
@@ -129,7 +129,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 def build_demo_data(out_dir: str | Path, *, max_modules: int = 400, max_module_bytes: int = 40_000,
                     num_math: int = 2000, seed: int = 0) -> dict[str, int]:
     """Write the demo sources and eval sets under ``out_dir``; return rows written per file."""
-    out = Path(out_dir)
+    out = ensure_dir(out_dir, "demo-data folder")
     counts: dict[str, int] = {}
     modules = _stdlib_files(max_modules, max_module_bytes)
     train_mods = [(m, s) for m, s in modules if not _held_out(m)]

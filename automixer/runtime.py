@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +92,14 @@ def ray_map_rows(fn: Callable[..., dict], rows: list[dict], **kwargs) -> list[di
 
     Rows travel as JSON strings so that Arrow never has to infer a schema for nested fields.
     """
+    return list(ray_iter_rows(fn, rows, **kwargs))
+
+
+def ray_iter_rows(fn: Callable[..., dict], rows: list[dict], **kwargs) -> Iterator[dict]:
+    """Like ``ray_map_rows``, but yield each dict as soon as its task is back (a caller can record
+    finished work before the last task ends, so a kill loses only the unfinished tasks)."""
     if not rows:
-        return []
+        return
     import ray
 
     def call(batch):
@@ -101,7 +107,8 @@ def ray_map_rows(fn: Callable[..., dict], rows: list[dict], **kwargs) -> list[di
 
     ds = ray.data.from_items([{"row": json.dumps(r)} for r in rows], override_num_blocks=len(rows))
     ds = ds.map_batches(call, batch_size=1, batch_format="pyarrow")
-    return [json.loads(r["result"]) for r in ds.take_all()]
+    for r in ds.iter_rows():
+        yield json.loads(r["result"])
 
 
 def cluster_has_gpus() -> bool:

@@ -130,7 +130,7 @@ class HeuristicFilter:
         for domain, text in zip(table.column("domain").to_pylist(), table.column("text").to_pylist()):
             result = self.filter_for(domain).filter(text)
             reasons.append(None if result is True else result[1])
-        keep = pa.array([r is None for r in reasons])
+        keep = pa.array([r is None for r in reasons], pa.bool_())  # typed: an empty batch is still boolean
         with_reason = table.append_column("reason", pa.array(reasons, pa.string()))
         return {"kept": table.filter(keep),
                 "filtered": with_reason.filter(pc.invert(keep))}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import zstandard
 
 from curation.config import CurationConfig, SourceConfig
 from dataplane.errors import InputError
@@ -89,8 +90,6 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.name.endswith(".zst"):
-        import zstandard
-
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
     return open(path, "rb")
 
@@ -151,7 +150,8 @@ def _read_jsonl(path: Path, out: _Collector) -> None:
             try:
                 decoded = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                out.quarantine(path, line_no, f"invalid_utf8: bad byte at offset {exc.start}", line.decode("utf-8", "replace"))
+                out.quarantine(path, line_no, f"invalid_utf8: bad byte at offset {exc.start}",
+                               line.decode("utf-8", "replace"))
                 continue
             if not decoded.strip():
                 continue  # blank lines separate nothing in JSONL; they are not documents
@@ -170,14 +170,20 @@ def _read_jsonl(path: Path, out: _Collector) -> None:
 def _read_parquet(path: Path, out: _Collector) -> None:
     source = out.source
     fields = [source.text_field, *source.extra_text_fields]
-    names = pq.ParquetFile(path).schema_arrow.names
+    file = pq.ParquetFile(path)
+    names = file.schema_arrow.names
+    absent = [f for f in fields if f not in names]
     wanted = [f for f in fields + ([source.id_field] if source.id_field else []) if f in names]
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(columns=wanted, batch_size=4096):
+    for batch in file.iter_batches(columns=wanted, batch_size=4096):
         for record in batch.to_pylist():
             row += 1
+            raw = json.dumps(record, default=str)[:RAW_PREVIEW_CHARS]
+            if absent:  # every row lacks the text: say which column, once per row so the ledger adds up
+                out.quarantine(path, row, f"missing_text: no column {absent[0]!r} (columns: {', '.join(names)})", raw)
+                continue
             doc_id = record.get(source.id_field) if source.id_field else None
-            out.add(path, row, _field_text(record, source), doc_id, json.dumps(record, default=str)[:RAW_PREVIEW_CHARS])
+            out.add(path, row, _field_text(record, source), doc_id, raw)
 
 
 def _read_text(path: Path, out: _Collector) -> None:
@@ -191,6 +197,8 @@ def _read_text(path: Path, out: _Collector) -> None:
 
 
 _READERS = {"jsonl": _read_jsonl, "parquet": _read_parquet, "text": _read_text}
+_UNREADABLE = (OSError, EOFError, pa.ArrowException, zstandard.ZstdError)
+"""Errors that make a whole file unreadable: the file becomes one quarantine row, the other files go on."""
 
 
 class Ingest:
@@ -214,6 +222,7 @@ class Ingest:
         out = _Collector(source, self.config.max_doc_bytes)
         try:
             _READERS[source.format](path, out)
-        except (OSError, EOFError, pa.ArrowException) as exc:  # truncated archive, unreadable Parquet
-            out.quarantine(path, None, f"unreadable: {type(exc).__name__}: {exc}", None)
+        except _UNREADABLE as exc:  # truncated or garbage archive, corrupt or non-Parquet .parquet file
+            message = " ".join(str(exc).split())[:300]
+            out.quarantine(path, None, f"unreadable: {type(exc).__name__}: {message}", None)
         return out.tables()

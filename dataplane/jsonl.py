@@ -11,14 +11,24 @@ from dataplane.errors import InputError
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) of each non-blank line; InputError ``<path>:<line>`` on bad JSON."""
+    """(line number, parsed value) of each non-blank line; InputError ``<path>:<line>`` on bad JSON or bytes."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a JSONL file")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from None
+    try:
+        with opener(path, "rb") as fh:
+            for line_no, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{path}:{line_no}: not UTF-8 (bad byte at offset {exc.start})") from None
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from None
+                yield line_no, value
+    except (OSError, EOFError) as exc:  # missing, unreadable, or a truncated / garbage .gz
+        raise InputError(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None

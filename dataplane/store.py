@@ -15,12 +15,14 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dataplane.errors import InputError
 
 _UNIT_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -33,8 +35,7 @@ def atomic_path(path: Path | str) -> Iterator[str]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temp(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -42,6 +43,39 @@ def atomic_path(path: Path | str) -> Iterator[str]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _create_temp(path: Path) -> str:
+    """Create an empty, unique temporary file beside ``path``, readable as the umask allows.
+
+    Not ``tempfile.mkstemp``: its files are mode 0600, so shards and reports could not be shared.
+    """
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the kernel applies the umask
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def ensure_dir(path: Path | str, what: str = "folder") -> Path:
+    """Create the folder ``path`` (and its parents); InputError naming it when that cannot be done.
+
+    Covers a path that is a file, one under a file, and one without write permission.
+    """
+    path = Path(path)
+    for parent in (path, *path.parents):
+        if parent.exists() and not parent.is_dir():
+            where = "is" if parent == path else f"is under {parent}, which is"
+            raise InputError(f"{what} {path} {where} a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot create it: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {path} is not writable")
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

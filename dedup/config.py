@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+MAX_NUM_PERM = 1024
+"""More permutations change the Jaccard estimate little and cost time: choosing LSH bands and rows for
+4096 takes 17 s, for 10^12 it would never end (and the signatures would not fit in memory)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class DedupConfig:
@@ -15,7 +19,7 @@ class DedupConfig:
     threshold: float = 0.8
     """Jaccard similarity at or above which two documents are near duplicates."""
     num_perm: int = 128
-    """MinHash permutations."""
+    """MinHash permutations (2 to 1024)."""
     ngram: int = 5
     """Shingle size (words, or characters with shingle: char)."""
     shingle: Literal["word", "char"] = "word"
@@ -50,8 +54,8 @@ class DedupConfig:
     def validate(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.num_perm < 2:
-            raise ValueError(f"num_perm must be at least 2, got {self.num_perm}")
+        if not 2 <= self.num_perm <= MAX_NUM_PERM:
+            raise ValueError(f"num_perm must be in [2, {MAX_NUM_PERM}], got {self.num_perm}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be at least 1, got {self.ngram}")
         if self.false_negative_weight is not None and not 0.0 <= self.false_negative_weight <= 1.0:

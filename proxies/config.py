@@ -36,6 +36,9 @@ class ModelConfig:
     """RoPE frequency base."""
 
     def validate(self) -> None:
+        for name in ("d_model", "n_layers", "n_heads", "num_experts", "expert_hidden", "seq_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if (self.d_model // self.n_heads) % 2:

@@ -24,12 +24,34 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert "Example:" in out and f"automixer {command}" in out
 
 
-def test_validate_ok_and_dry_run(capsys):
-    assert cli.main(["validate", str(REPO / "configs/demo.yaml")]) == 0
+def _demo_config_with_sources(tmp_path: Path) -> Path:
+    """configs/demo.yaml with its workdir in tmp_path and a one-document stand-in for each source."""
+    sources = tmp_path / "sources"
+    (sources / "stdlib_code").mkdir(parents=True)
+    (sources / "stdlib_code" / "m.py").write_text("x = 1\n")
+    for name in ("stdlib_docs", "python_reference", "math_problems"):
+        (sources / f"{name}.jsonl").write_text('{"text": "a document"}\n')
+    text = (REPO / "configs/demo.yaml").read_text().replace("workdir: runs/demo", f"workdir: {tmp_path}")
+    config = tmp_path / "demo.yaml"
+    config.write_text(text)
+    return config
+
+
+def test_validate_ok_and_dry_run(tmp_path, capsys):
+    config = _demo_config_with_sources(tmp_path)
+    assert cli.main(["validate", str(config)]) == 0
     assert "ok (4 sources" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["validate", str(REPO / "configs/demo.yaml"), "--seed", "7", "--dry-run"])
     assert "seed: 7" in capsys.readouterr().out
+
+
+def test_validate_names_a_missing_source_path(tmp_path, capsys):
+    config = _demo_config_with_sources(tmp_path)
+    (tmp_path / "sources" / "math_problems.jsonl").unlink()
+    assert cli.main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "sources[3].paths" in err and "math_problems.jsonl" in err
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys):
@@ -41,8 +63,8 @@ def test_bad_config_is_one_line_exit_2(tmp_path, capsys):
     assert err.startswith("automixer validate: error:") and "proxy.model" in err and "divisible" in err
 
 
-def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "automixer.cli", "validate", "configs/demo.yaml"],
+def test_console_script_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "automixer.cli", "validate", str(_demo_config_with_sources(tmp_path))],
                          cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 

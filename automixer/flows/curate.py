@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +28,7 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
-from automixer.runtime import ray_map_rows
+from automixer.runtime import ray_iter_rows, ray_map_rows
 from automixer.stage_run import stage_run
 from automixer.typed_yaml import to_plain
 from curation.buckets import quantile_thresholds
@@ -35,11 +37,13 @@ from curation.ingest import Unit, plan_units
 from curation.pipeline import Finalize, Prefilter, shard_tables
 from curation.tokenizer import TokenCounter, save_tokenizer, train_tokenizer
 from dataplane.schema import conform
-from dataplane.store import StageStore, atomic_write_text, write_parquet
+from dataplane.store import StageStore, atomic_write_text, ensure_dir, write_parquet
 
 STAGE = "curate"
 KINDS = ("kept", "filtered", "quarantine")
 STAGING = "curate/_staging"
+MARK_EVERY_S = 1.0
+"""Finished units are written to the manifest at most this often (seconds); see _mark_as_they_finish."""
 
 STATS_SQL = """
 SELECT 'curate' AS stage, source, bucket, count(*) AS docs, sum(n_tokens) AS tokens, sum(n_bytes) AS bytes,
@@ -81,9 +85,28 @@ def _prefilter(config: RunConfig, units: list[Unit], staging: StageStore, workdi
     todo = [u for u in units if done.get(u.name, {}).get("counts", {}).get("settings") != settings]
     _say(f"prefilter: {len(todo)} of {len(units)} units to do")
     rows = [{"name": u.name, "source": u.source, "paths": list(u.paths)} for u in todo]
-    results = ray_map_rows(_prefilter_unit, rows, config=config, workdir=str(workdir))
-    staging.mark_many_done({r["unit"]: (r["files"], {"settings": settings, "sources": r["counts"]}) for r in results})
+    results = ray_iter_rows(_prefilter_unit, rows, config=config, workdir=str(workdir))
+    _mark_as_they_finish(staging, results, lambda r: {"settings": settings, "sources": r["counts"]})
     return len(todo)
+
+
+def _mark_as_they_finish(store: StageStore, results: Iterator[dict], counts: Callable[[dict], dict]) -> None:
+    """Mark each unit done as its result arrives, so a kill loses only unfinished units.
+
+    The manifest is rewritten at most every MARK_EVERY_S seconds (and when the step ends or fails):
+    thousands of small units do not rewrite it thousands of times.
+    """
+    pending: dict[str, tuple] = {}
+    last = float("-inf")
+    try:
+        for r in results:
+            pending[r["unit"]] = (r["files"], counts(r))
+            if time.monotonic() - last >= MARK_EVERY_S:
+                store.mark_many_done(pending)
+                pending, last = {}, time.monotonic()
+    finally:
+        if pending:
+            store.mark_many_done(pending)
 
 
 # --- step 2: classifier and tokenizer ---------------------------------------------------------
@@ -144,8 +167,9 @@ def _fingerprint(config: RunConfig, workdir: Path) -> str:
     for path in sorted((workdir / "classifier").glob("*")) + [workdir / "tokenizer.json"]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
-    h.update(json.dumps([_prefilter_hash(config), config.seed, config.curation.num_buckets, config.curation.keep_fractions,
-                         config.curation.bucket_thresholds]).encode())
+    cur = config.curation
+    h.update(json.dumps([_prefilter_hash(config), config.seed, cur.num_buckets, cur.keep_fractions,
+                         cur.bucket_thresholds]).encode())
     return h.hexdigest()[:16]
 
 
@@ -193,11 +217,9 @@ def _finalize(config: RunConfig, staging: StageStore, store: StageStore, units: 
     _say(f"finalize: {len(todo)} of {len(units)} units to do")
     rows = [{"unit": u.name, "staged": {k: str(staging.root / v[0]) for k, v in staged_units[u.name]["files"].items()}}
             for u in todo]
-    results = ray_map_rows(_finalize_unit, rows, config=config, workdir=str(workdir), thresholds=thresholds)
-    store.mark_many_done({
-        r["unit"]: (r["files"], {"fingerprint": fp, "sources": staged_units[r["unit"]]["counts"]["sources"]})
-        for r in results
-    })
+    results = ray_iter_rows(_finalize_unit, rows, config=config, workdir=str(workdir), thresholds=thresholds)
+    _mark_as_they_finish(store, results,
+                         lambda r: {"fingerprint": fp, "sources": staged_units[r["unit"]]["counts"]["sources"]})
     return len(todo)
 
 
@@ -264,7 +286,7 @@ def run_curate(config: RunConfig, *, train_classifier: bool = False, force: bool
     from automixer.runtime import init_ray
 
     units = plan_units(config.sources, config.curation)
-    workdir = config.workdir_path.resolve()
+    workdir = ensure_dir(config.workdir_path, "workdir").resolve()
     if force:
         _reset(workdir)
     init_ray(config.ray)

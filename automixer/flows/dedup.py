@@ -28,9 +28,9 @@ from automixer.config import RunConfig
 from automixer.runtime import ray_map_rows
 from automixer.stage_run import stage_run
 from automixer.typed_yaml import to_plain
-from dataplane.errors import ConfigError, StageError
+from dataplane.errors import ConfigError, InputError, StageError
 from dataplane.schema import conform
-from dataplane.store import StageStore, write_parquet
+from dataplane.store import StageStore, ensure_dir, write_parquet
 from dedup.chain import run_chain, shard_clusters
 from dedup.config import DedupConfig
 from dedup.filter import FilterStage
@@ -203,8 +203,23 @@ def run_dedup_file(input_path: str | Path, output_dir: str | Path, dedup_config:
         dedup_config.validate()
     except ValueError as exc:
         raise ConfigError(f"dedup options: {exc}") from None
+    _check_bare_input(Path(input_path))
+    ensure_dir(output_dir, "dedup --output")
     counts = dedup_file(Path(input_path), Path(output_dir), dedup_config)
     return (f"dedup: {counts['documents']} documents, {counts['kept']} kept, {counts['exact']} exact + "
             f"{counts['near']} near duplicates (threshold {dedup_config.threshold}, "
             f"{dedup_config.num_perm} permutations, {dedup_config.ngram}-gram {dedup_config.shingle} shingles) "
             f"-> {counts['path']}")
+
+
+def _check_bare_input(path: Path) -> None:
+    """InputError naming ``path`` when it is missing, a folder, or a Parquet file Arrow cannot open."""
+    if not path.exists():
+        raise InputError(f"{path}: input file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; --input takes one JSONL or Parquet file")
+    if path.suffix == ".parquet":
+        try:
+            pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{path}: not a readable Parquet file: {str(exc).splitlines()[0]}") from None

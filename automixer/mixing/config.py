@@ -164,3 +164,6 @@ class OptimizeConfig:
         bad = {k: v for k, v in self.objective.items() if v < 0}
         if bad:
             raise ValueError(f"objective weights must be >= 0, got {bad}")
+        if self.objective and not any(v > 0 for v in self.objective.values()):
+            raise ValueError(f"objective: every weight is 0 ({', '.join(self.objective)}); give at least one metric "
+                             "a positive weight, or leave objective empty for one metric per capability group")
