@@ -115,6 +115,16 @@ def cmd_optimize(args):
     print(run_optimize(config, surrogate_dir=args.surrogate, out_file=args.out, validate=args.validate))
 
 
+def cmd_export(args):
+    from automixer.flows.dedup import ray_tasks
+    from automixer.flows.export import run_export
+
+    config = _load(args)
+    _ray(config, args)
+    print(run_export(config, mixture_file=args.mixture, tokenizer=args.tokenizer, out_dir=args.out, fmt=args.format,
+                     force=args.force, map_tasks=ray_tasks))
+
+
 def cmd_report(args):
     from automixer.flows.report import run_report
 
@@ -221,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--validate", action="store_true", help="train proxies on the chosen, natural and uniform mixtures")
+
+    p = add("export", cmd_export, "Tokenise the mixture's components with the full run's tokenizer for Megatron-Core.",
+            "automixer export configs/demo.yaml --mixture runs/demo/mixture.yaml --tokenizer tok/ --out export/")
+    _add_common(p)
+    p.add_argument("--mixture", required=True, help="mixture YAML written by automixer optimize")
+    p.add_argument("--tokenizer", required=True, help="the full run's tokenizer: tokenizers JSON file or local folder")
+    p.add_argument("--out", required=True, help="output folder (indexed datasets, megatron_blend.txt, manifest)")
+    p.add_argument("--format", default="megatron", choices=["megatron"], help="output format (megatron-core)")
 
     p = add("report", cmd_report, "Write one static HTML page (with PNG figures) that shows the whole run.",
             "automixer report configs/demo.yaml   # -> runs/demo/report/index.html, open it in a browser")

@@ -107,3 +107,9 @@ def test_there_is_no_import_cycle():
 def test_no_module_is_imported_by_a_string():
     users = [m for m, p in MODULES.items() if "importlib.import_module(" in p.read_text(encoding="utf-8")]
     assert not users, f"modules loaded by string (import them directly): {users}"
+
+
+def test_export_logic_imports_only_itself_and_dataplane():
+    bad = {(m, i) for m in GRAPH if m.startswith("automixer.export") for i in GRAPH[m]
+           if not i.startswith(("automixer.export", "dataplane"))}
+    assert not bad, f"automixer.export imports outside itself and dataplane: {sorted(bad)}"
