@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -66,11 +67,10 @@ def eval_set_from_dict(data: dict) -> EvalSet:
 
 
 @torch.no_grad()
-def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> list[float]:
-    """Summed loss (nats) over the scored tokens of each sequence, in input order."""
+def _scored_nll(model, seqs: list[Scored], *, batch_size: int, device):
+    """Yield (sequence index, nats of each scored token) for every sequence, batch by batch."""
     seq_len = model.cfg.seq_len
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i].ids))  # similar lengths share a batch
-    out = [0.0] * len(seqs)
     for b in range(0, len(order), batch_size):
         chunk = [seqs[i] for i in order[b:b + batch_size]]
         width = min(max(len(s.ids) for s in chunk), seq_len + 1)
@@ -88,9 +88,36 @@ def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> li
         B, T, V = logits_BTV.shape
         nll_BT = F.cross_entropy(logits_BTV.float().reshape(B * T, V), ids[:, 1:].reshape(-1),
                                  reduction="none").view(B, T)
-        for r, total in enumerate((nll_BT * weight).sum(dim=1).tolist()):
-            out[order[b + r]] = total
+        for r in range(B):
+            yield order[b + r], nll_BT[r][weight[r] > 0]
+
+
+def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> list[float]:
+    """Summed loss (nats) over the scored tokens of each sequence, in input order."""
+    out = [0.0] * len(seqs)
+    for i, nll_T in _scored_nll(model, seqs, batch_size=batch_size, device=device):
+        out[i] = float(nll_T.sum())
     return out
+
+
+def token_logprobs(model, eval_set: EvalSet, *, batch_size: int = 32, device="cpu") -> np.ndarray:
+    """ln p of every token ``evaluate`` scores in the set's gold spans (``item.text``), items in order, as
+    float32 (T,): what a data expert stores for the MDE estimate (automixer/mixing/mde.py)."""
+    was_training = model.training
+    model.eval()
+    texts = [it.text for it in eval_set.items]
+    per_item: list = [None] * len(texts)
+    for i, nll_T in _scored_nll(model, texts, batch_size=batch_size, device=device):
+        per_item[i] = (-nll_T).cpu().numpy()
+    model.train(was_training)
+    return np.concatenate(per_item).astype(np.float32) if per_item else np.zeros(0, np.float32)
+
+
+def scored_window(s: Scored, seq_len: int) -> tuple[int, float]:
+    """Tokens ``evaluate`` scores of a span and the bytes they cover (the whole span unless it is longer
+    than the context window)."""
+    n_tok = _scored_tokens(s, seq_len)
+    return n_tok, s.n_bytes * n_tok / max(len(s.ids) - s.start, 1)
 
 
 def _scored_tokens(s: Scored, seq_len: int) -> int:
@@ -108,10 +135,10 @@ def evaluate(model, eval_sets: list[EvalSet], *, batch_size: int = 32, device="c
         acc = totals.setdefault(es.group, [0.0, 0, 0, 0, 0])
         texts = [it.text for it in es.items]
         for s, nats in zip(texts, sequence_losses(model, texts, batch_size=batch_size, device=device)):
-            n_tok = _scored_tokens(s, seq_len)
+            n_tok, n_bytes = scored_window(s, seq_len)
             acc[0] += nats
             acc[1] += n_tok
-            acc[2] += s.n_bytes * n_tok / max(len(s.ids) - s.start, 1)  # bytes of the scored window
+            acc[2] += n_bytes
         mc = [it for it in es.items if it.choices]
         flat = [c for it in mc for c in it.choices]
         losses = sequence_losses(model, flat, batch_size=batch_size, device=device) if flat else []
