@@ -1,7 +1,8 @@
 """Training data of a proxy: a deterministic stream of packed sequences drawn from weighted components.
 
-Each component is one packed token array (``.npy``, uint16 or uint32; documents separated by an
-end-of-text token), memory-mapped so a proxy never loads a whole component. A batch holds
+Each component is a packed token array (``.npy``, uint16 or uint32; documents separated by an
+end-of-text token) or a folder of them (one per pool shard, read as their concatenation), memory-mapped
+so a proxy never loads a whole component. A batch holds
 ``batch_size`` windows of ``seq_len + 1`` tokens. How many windows each component gets is
 allocated by running credit (each batch adds ``weight * batch_size`` to a component's credit and the
 largest credits win the slots), so token shares follow the mixture exactly over a run instead of
@@ -16,11 +17,43 @@ import numpy as np
 import torch
 
 
-def load_tokens(path: str | Path) -> np.ndarray:
-    """Memory-map one packed token array; errors name the file."""
+class ShardedTokens:
+    """Several memory-mapped token arrays read as one: ``len`` and slices, a slice may span arrays."""
+
+    def __init__(self, arrays: list[np.ndarray]):
+        self.arrays = arrays
+        self.starts = np.cumsum([0] + [len(a) for a in arrays])
+        self.dtype = arrays[0].dtype
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, window: slice) -> np.ndarray:
+        start, stop, _ = window.indices(len(self))
+        first = int(np.searchsorted(self.starts, start, side="right")) - 1
+        parts = []
+        while start < stop:
+            a = self.arrays[first]
+            lo = start - int(self.starts[first])
+            parts.append(a[lo:lo + stop - start])
+            start += len(parts[-1])
+            first += 1
+        return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.concatenate(self.arrays).astype(dtype or self.dtype, copy=False)
+
+
+def load_tokens(path: str | Path) -> np.ndarray | ShardedTokens:
+    """Memory-map one packed token array, or every ``*.npy`` of a folder as one; errors name the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: token file not found (run the sweep to build components)")
+    if path.is_dir():
+        files = sorted(path.glob("*.npy"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no token files (*.npy) in the component's folder")
+        return ShardedTokens([load_tokens(f) for f in files]) if len(files) > 1 else load_tokens(files[0])
     arr = np.load(path, mmap_mode="r")
     if arr.ndim != 1 or arr.dtype not in (np.uint16, np.uint32):
         raise ValueError(f"{path}: expected a 1-D uint16/uint32 token array, got {arr.dtype} {arr.shape}")
