@@ -78,9 +78,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; expected a config YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (bad byte 0x{raw[exc.start]:02x})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from None
     except yaml.YAMLError as exc:
