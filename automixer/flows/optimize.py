@@ -16,14 +16,14 @@ import automixer
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.flows.scale_up import check_size, run_scale_up
 from automixer.flows.sweep import prepare, train_mixtures
-from automixer.mixing import optimizer
-from automixer.mixing.columns import METRIC
+from automixer.flows.validation import validate_mixtures
+from automixer.mixing import choice, optimizer
 from automixer.mixing.config import OptimizeConfig
 from automixer.mixing.mixture import Mixture
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file
 from automixer.mixing.surrogates import SurrogateSet
 from automixer.plots import pareto_mask, plot_mixture, plot_pareto
-from dataplane.errors import ConfigError, StageError
+from dataplane.errors import ConfigError
 
 
 def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
@@ -45,26 +45,43 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
         problem = optimizer.Problem(objective, optimizer.build_constraints(sset.components, opt_cfg, info, X_runs))
         natural = _natural(sset.components, info, X_runs)
         best_run = _best_sampled(objective, runs)
-        results = optimizer.optimize(problem, opt_cfg, natural, X_runs[best_run[0]] if best_run else natural, seed)
+        cv = _cv_radius(objective, runs, X_runs, config, opt_cfg, seed)
+        results = choice.choose(problem, opt_cfg, natural, X_runs[best_run[0]] if best_run else natural, seed,
+                                cv and cv["radius"])
         for r in results:
             print(f"  {r.solver:8s} objective {r.value:+.4f}{'' if r.feasible else ' (infeasible)'}")
         mixture = _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_dir)
+        mixture.solver["choice"] = opt_cfg.choice
+        if cv:
+            mixture.trust_region.update(limit=cv["radius"], cv=cv)
         print(f"optimize: {results[0].solver} won; trust-region distance {mixture.trust_region['distance']:.3f}")
         _optimize_plots(config, out, sset, problem, results, natural)
         if validate:
-            recipe = prepare(config) if opt_cfg.scale_up.seeds else None
-            if recipe is not None:  # fail fast on a scale-up too small, before any training
+            recipe = prepare(config)  # once for the validation seeds and the scale-up
+            if opt_cfg.scale_up.seeds:  # fail fast on a scale-up too small, before any training
                 check_size(config, recipe.vocab_size)
-            mixture.validation = _validate(config, mixture, objective, best_run, recipe)
+            best = X_runs[best_run[0]] if best_run else natural
+            mixture.validation = _validate(config, mixture, objective, best_run, best, recipe)
             print(mixture.validation["line"])
-            if recipe is not None:
-                best = X_runs[best_run[0]] if best_run else natural
+            if opt_cfg.scale_up.seeds:
                 mixture.validation["scale_up"] = _scale_up(config, mixture, sset, objective, best, out, recipe)
         mixture.save(out)
         blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
         detail.update({"solver": results[0].solver, "objective": results[0].value})
     return (f"optimize: {results[0].solver} won, objective {results[0].value:+.4f} vs natural "
             f"{mixture.baselines['natural']['objective']:+.4f} in {time.time() - started:.1f} s -> {out} (+ {blend.name})")
+
+
+def _cv_radius(objective, runs: Runs, X_runs: np.ndarray, config, opt_cfg, seed: int) -> dict | None:
+    """For ``optimize.choice: cv_trust_region``: the radius where the surrogates' held-out errors stop being
+    calibrated (automixer.mixing.choice.radius_from_runs), on the fit's folds."""
+    if opt_cfg.choice != "cv_trust_region":
+        return None
+    folds = config.fit.cv_folds if config is not None else 5
+    cv = choice.radius_from_runs(objective, X_runs, runs.metrics, folds, seed, opt_cfg.calibrated_coverage)
+    print(f"optimize: cv trust region {cv['radius']:.3f} (L1; {cv['within_2_std']:.0%} of {cv['runs']} held-out "
+          f"runs within +-2 std, farthest held out {cv['max_held_out_distance']:.3f})")
+    return cv
 
 
 def _natural(components: list[str], info: dict, X_runs: np.ndarray) -> np.ndarray:
@@ -145,24 +162,8 @@ def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: P
     return run_scale_up(config, mixtures, metrics, out.parent, recipe)
 
 
-def _validate(config, mixture, objective, best_run, recipe=None) -> dict:
-    """Train proxies on the optimized, natural and uniform mixtures; measured vs predicted."""
-    names = ["optimized", "natural", "uniform"]
-    mixes = [mixture.weights] + [mixture.baselines[n]["weights"] for n in names[1:]]
-    rows = train_mixtures(config, mixes, tag="validate", seed=config.seed, recipe=recipe).to_pylist()
-    if len(rows) != len(names):
-        raise StageError(f"train_mixtures returned {len(rows)} rows for {len(names)} mixtures")
-    measured = {}
-    for name, row in zip(names, rows):
-        metrics = {k: row[k] for k in row if k.startswith(METRIC) and row[k] is not None}
-        ok = row.get("status", "ok") == "ok" and all(m in metrics for m in objective.weights)
-        measured[name] = {"metrics": metrics, "objective": objective.of_measured(metrics) if ok else None,
-                          "status": row.get("status", "ok"), "error": row.get("error")}
-    pred = {"optimized": mixture.objective["value"]} | {n: mixture.baselines[n]["objective"] for n in names[1:]}
-    fmt = lambda v: "failed" if v is None else f"{v:+.3f}"  # noqa: E731
-    best = {"run_id": best_run[1], "objective": best_run[2]} if best_run else None
-    line = (f"validation: optimized {fmt(measured['optimized']['objective'])} vs natural "
-            f"{fmt(measured['natural']['objective'])}, uniform {fmt(measured['uniform']['objective'])}, best sampled "
-            f"{fmt(best['objective'] if best else None)} (measured objective, lower is better); optimized predicted "
-            f"{pred['optimized']:+.3f} vs measured {fmt(measured['optimized']['objective'])}")
-    return {"measured": measured, "predicted_objective": pred, "best_sampled": best, "line": line}
+def _validate(config, mixture, objective, best_run, best_weights: np.ndarray, recipe=None) -> dict:
+    """Train proxies on the optimized, natural, uniform and best sampled mixtures, several seeds each
+    (automixer.flows.validation); measured against predicted."""
+    best = dict(zip(objective.sset.components, map(float, best_weights)))
+    return validate_mixtures(config, mixture, objective, best_run, best, train_mixtures, recipe)

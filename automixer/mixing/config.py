@@ -37,6 +37,12 @@ class FitConfig:
     lower_is_better: tuple[str, ...] = ()
     """Metrics where lower is better, for names neither recorded nor resolved by the suffix rule
     (e.g. an imported table's per-task bpb scores)."""
+    features: Literal["auto", "weights", "mde"] = "auto"
+    """Surrogate inputs. weights: the mixture weights only. mde: also the Mixtures-of-Data-Experts estimate of
+    each metric from the sweep's experts (``<workdir>/experts``; automixer/mixing/mde.py): the candidates that
+    can take it (gp, linear, loglinear, sqrt_linear, lightgbm) are tried again as ``<name>+mde``, plus ``mde``
+    (the estimate alone, calibrated), and CV chooses among all; an error if a component has no expert.
+    auto: mde when the workdir has an expert for every component, else weights."""
 
     def validate(self) -> None:
         unknown = [c for c in self.candidates if c not in SURROGATE_NAMES]

@@ -196,6 +196,13 @@ class Objective:
         z, sd = self.sset.normalized_with_std(X_NC, names)
         return z @ w, np.sqrt((sd**2) @ w**2)
 
+    def interval(self, X_NC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted objective and its std whatever the penalty (0 std from models without uncertainty)."""
+        names = list(self.weights)
+        w = np.array([self.weights[m] for m in names])
+        z, sd = self.sset.normalized_with_std(X_NC, names)
+        return z @ w, np.sqrt((sd**2) @ w**2)
+
     def of_measured(self, values: dict[str, float]) -> float:
         """The objective of measured metric values (same normalisation as the predictions)."""
         t = self.sset.targets

@@ -110,6 +110,7 @@ def _fake_sweep(monkeypatch, calls):
         return pa.table({"run_id": [f"{tag}-{i}" for i in range(len(X))], "status": ["ok"] * len(X),
                          "metric/loss": 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(1)})
     monkeypatch.setattr(optimize_flow, "train_mixtures", train_mixtures)
+    monkeypatch.setattr(optimize_flow, "prepare", lambda config: None)
 
 
 def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, monkeypatch, capsys):
@@ -124,10 +125,14 @@ def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, mon
     _fake_sweep(monkeypatch, calls)
     summary = run_optimize(workdir_config, surrogate_dir=str(work / "surrogates"), out_file=str(work / "mixture.yaml"),
                            validate=True)
-    assert "random won" in summary and calls[0][0] == "validate" and len(calls[0][1]) == 3
+    assert "random won" in summary and [(tag, len(m)) for tag, m in calls] == [("validate", 4), ("validate", 4)]
     data = yaml.safe_load((work / "mixture.yaml").read_text())
     assert data["mixture"]["code"]["token_file"] == "/data/code.npy" and data["mixture"]["code"]["epochs"] <= 4.0
     val = data["validation"]
     assert val["measured"]["optimized"]["objective"] < val["measured"]["natural"]["objective"]
+    assert val["seeds"] == [workdir_config.seed, workdir_config.seed + 1]
+    assert set(val["mixtures"]) == {"optimized", "natural", "uniform", "best_sampled"}
+    assert len(val["mixtures"]["natural"]["objective"]) == 2 and val["seed_spread"] == 0.0
+    assert val["beats"]["natural"]["beats"] and val["beats"]["natural"]["gain"] > 0
     assert val["line"].startswith("validation: optimized") and "best sampled" in val["line"]
     assert val["line"] in capsys.readouterr().out
