@@ -116,8 +116,8 @@ def cmd_optimize(args):
 
 
 def cmd_export(args):
-    from automixer.flows.dedup import ray_tasks
     from automixer.flows.export import run_export
+    from automixer.runtime import ray_tasks
 
     config = _load(args)
     _ray(config, args)

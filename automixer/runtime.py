@@ -87,6 +87,18 @@ def _quiet_ray_data() -> None:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
+def ray_tasks(fn: Callable[..., dict], calls: list[dict]) -> list[dict]:
+    """Run each call (keyword arguments) of ``fn`` as one Ray task on one CPU; return the results in order.
+
+    The Ray side of the project's task executor (``dedup.chain.MapTasks``; ``dedup.chain.in_process``
+    runs the same calls in this process). Results should be small dicts: tasks write their data to files.
+    """
+    import ray
+
+    remote = ray.remote(num_cpus=1)(fn)
+    return ray.get([remote.remote(**call) for call in calls])
+
+
 def ray_map_rows(fn: Callable[..., dict], rows: list[dict], **kwargs) -> list[dict]:
     """Run ``fn(row, **kwargs) -> dict`` once per row as Ray Data map_batches tasks; return the dicts.
 

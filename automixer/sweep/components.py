@@ -3,8 +3,11 @@
 The pool is ``dedup`` kept (or ``curate`` kept when dedup did not run) plus ``synth`` docs. A
 document's default component is ``dataplane.schema.component_name`` (``source.q<bucket>`` or
 ``synth.<strategy>``), or its source alone with ``components.by: source``; ``components.groups``
-renames or merges default components (glob patterns). Each component becomes
-``<workdir>/components/<name>.npy``: its documents' token ids, each followed by an end-of-text id.
+renames or merges default components (glob patterns). Each component becomes the folder
+``<workdir>/components/<name>/`` of packed token arrays, ``<NNNNN>.npy`` per pool shard: its documents'
+token ids, each followed by an end-of-text id (proxies.data reads the folder by memory map). One task
+per pool shard tokenises it (on Ray when it runs), so the driver never holds the pool's texts;
+``_doc_ids/<NNNNN>.npy`` holds each shard's sorted doc_id hashes for the eval overlap check.
 
 Written (the contract with optimize, see docs/ARCHITECTURE.md): ``components/components.json`` and
 catalog table ``components`` with component, docs, tokens, synthetic, natural_weight, token_file,
@@ -16,8 +19,11 @@ pool is not tokenized twice.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
+import itertools
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +33,11 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog
 from automixer.pool import kept_store
+from automixer.runtime import ray_tasks
 from dataplane.errors import StageError
 from dataplane.schema import component_name
-from dataplane.store import StageStore, atomic_write_text
+from dataplane.store import StageStore, atomic_path, atomic_write_text
+from dedup.chain import MapTasks, in_process
 
 _EOS_CANDIDATES = ("<|endoftext|>", "<eos>", "</s>", "<|eos|>", "[EOS]", "<eot>")
 _POOL_COLUMNS = ["doc_id", "source", "bucket", "synthetic", "synth_strategy", "text"]
@@ -101,40 +109,94 @@ def _fingerprint(config, shards: list[Path], tokenizer_path: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _assign(config, shards: list[Path]):
-    """Walk the pool: component -> {"texts": [...], "docs", "synthetic", "shards": {path: set(filters)}}."""
-    by, groups = config.components.by, config.components.groups
+def _id_hash(doc_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
+
+
+def tokenize_shard(*, shard: str, index: int, out: str, tokenizer: str, eos_id: int, dtype: str, by: str,
+                   groups: dict) -> dict:
+    """One task: tokenise one pool shard, batch by batch, into ``<out>/<component>/<index>.npy`` per component
+    it holds, and its documents' sorted doc_id hashes into ``<out>/_doc_ids/<index>.npy``; return the counts."""
+    tok = _cached_tokenizer(tokenizer)
+    parts: dict[str, list[np.ndarray]] = {}
     comps: dict[str, dict] = {}
-    doc_ids: set[str] = set()
-    for path in shards:
-        table = pq.read_table(path, columns=_POOL_COLUMNS)
-        cols = {c: table.column(c).to_pylist() for c in _POOL_COLUMNS}
-        doc_ids.update(cols["doc_id"])
+    hashes = []
+    for batch in pq.ParquetFile(shard).iter_batches(batch_size=2048, columns=_POOL_COLUMNS):
+        cols = {c: batch.column(c).to_pylist() for c in _POOL_COLUMNS}
+        hashes.extend(_id_hash(d) for d in cols["doc_id"])
+        texts_of: dict[str, list[str]] = {}
         for i, text in enumerate(cols["text"]):
             key = (by, cols["source"][i], cols["bucket"][i], bool(cols["synthetic"][i]), cols["synth_strategy"][i])
             name = group_of(default_component(*key), groups)
-            comp = comps.setdefault(name, {"texts": [], "synthetic": key[3], "shards": {}})
-            comp["texts"].append(text)
+            comp = comps.setdefault(name, {"docs": 0, "tokens": 0, "synthetic": key[3], "filters": set()})
+            comp["docs"] += 1
             comp["synthetic"] = comp["synthetic"] and key[3]
-            comp["shards"].setdefault(str(path.resolve()), set()).add(default_filter(*key))
-    return comps, doc_ids
+            comp["filters"].add(default_filter(*key))
+            texts_of.setdefault(name, []).append(text)
+        for name, texts in texts_of.items():
+            ids = [e.ids + [eos_id] for e in tok.encode_batch(texts, add_special_tokens=False)]
+            count = sum(map(len, ids))
+            parts.setdefault(name, []).append(np.fromiter(itertools.chain.from_iterable(ids), dtype, count))
+    for name, arrays in parts.items():
+        tokens = np.concatenate(arrays)
+        comps[name]["tokens"] = int(len(tokens))
+        _save(Path(out) / name / f"{index:05d}.npy", tokens)
+    if hashes:
+        _save(Path(out) / "_doc_ids" / f"{index:05d}.npy", np.sort(np.array(hashes, dtype=np.uint64)))
+    return {"docs": len(hashes), "components": {n: {**c, "filters": sorted(c["filters"])} for n, c in comps.items()}}
 
 
-def train_doc_ids(shards: list[Path]) -> set[str]:
-    return {d for p in shards for d in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()}
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
 
 
-def _tokenize(tok, texts: list[str], eos_id: int, dtype) -> np.ndarray:
-    parts = []
-    for start in range(0, len(texts), 1000):
-        for enc in tok.encode_batch(texts[start:start + 1000], add_special_tokens=False):
-            parts.append(np.asarray(enc.ids + [eos_id], dtype=dtype))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+@functools.lru_cache(maxsize=2)
+def _cached_tokenizer(path: str):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(path)
 
 
-def build_components(config) -> tuple[list[dict], TokenizerInfo, set[str]]:
-    """Tokenize every component (unless unchanged since the last build); return the rows, the
-    tokenizer facts and the doc_ids of all training documents (for the eval overlap check)."""
+class PoolDocIds:
+    """The training pool's doc_ids as sorted 64-bit hashes, one memory-mapped array per shard (never all in
+    memory): ``doc_id in ids`` and ``some_ids & ids`` (the eval overlap check)."""
+
+    def __init__(self, folder: Path):
+        self.arrays = [np.load(f, mmap_mode="r") for f in sorted(Path(folder).glob("*.npy"))]
+
+    def __contains__(self, doc_id: str) -> bool:
+        h = np.uint64(_id_hash(doc_id))
+        return any(a[i] == h for a in self.arrays if (i := int(np.searchsorted(a, h))) < len(a))
+
+    def __rand__(self, ids) -> set[str]:
+        return {d for d in ids if d in self}
+
+    __and__ = __rand__
+
+
+def _merge(shards: list[Path], results: list[dict]) -> dict[str, dict]:
+    """component -> {docs, tokens, synthetic, shards: [{path, filter}]} from the tasks' counts."""
+    comps: dict[str, dict] = {}
+    for path, result in zip(shards, results):
+        for name, c in result["components"].items():
+            comp = comps.setdefault(name, {"docs": 0, "tokens": 0, "synthetic": True, "shards": []})
+            comp["docs"] += c["docs"]
+            comp["tokens"] += c["tokens"]
+            comp["synthetic"] = comp["synthetic"] and c["synthetic"]
+            fs = c["filters"]
+            comp["shards"].append({"path": str(path.resolve()),
+                                   "filter": " OR ".join(f"({f})" for f in fs) if len(fs) > 1 else fs[0]})
+    return comps
+
+
+def build_components(config, map_tasks: MapTasks | None = None) -> tuple[list[dict], TokenizerInfo, PoolDocIds]:
+    """Tokenize every component (unless unchanged since the last build), one task per pool shard; return the
+    rows, the tokenizer facts and the doc_ids of all training documents (for the eval overlap check).
+
+    ``map_tasks`` runs the tasks; by default on Ray when it is running (``automixer.runtime.ray_tasks``),
+    else in this process."""
     workdir = config.workdir_path
     out = workdir / "components"
     shards = pool_shards(workdir)
@@ -143,23 +205,17 @@ def build_components(config) -> tuple[list[dict], TokenizerInfo, set[str]]:
     meta_path = out / "_meta.json"
     if meta_path.exists() and json.loads(meta_path.read_text())["fingerprint"] == fingerprint:
         rows = json.loads((out / "components.json").read_text())
-        return rows, info, train_doc_ids(shards)
-    comps, doc_ids = _assign(config, shards)
-    dtype = np.uint16 if info.vocab_size <= 65536 else np.uint32
-    rows = []
-    for name in sorted(comps):
-        comp = comps[name]
-        ids = _tokenize(tok, comp["texts"], info.eos_id, dtype)
-        token_file = out / f"{name}.npy"
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = token_file.with_suffix(".tmp.npy")
-        np.save(tmp, ids)
-        tmp.replace(token_file)
-        shards_rows = [{"path": p, "filter": " OR ".join(f"({f})" for f in sorted(fs)) if len(fs) > 1 else next(iter(fs))}
-                       for p, fs in sorted(comp["shards"].items())]
-        rows.append({"component": name, "docs": len(comp["texts"]), "tokens": int(len(ids)),
-                     "synthetic": comp["synthetic"], "natural_weight": 0.0,
-                     "token_file": str(token_file.resolve()), "shards": shards_rows})
+        return rows, info, PoolDocIds(out / "_doc_ids")
+    if out.exists():
+        shutil.rmtree(out)  # token files of another pool
+    dtype = "uint16" if info.vocab_size <= 65536 else "uint32"
+    calls = [{"shard": str(p), "index": i, "out": str(out), "tokenizer": info.path, "eos_id": info.eos_id,
+              "dtype": dtype, "by": config.components.by, "groups": dict(config.components.groups)}
+             for i, p in enumerate(shards)]
+    comps = _merge(shards, (map_tasks or _default_map_tasks())(tokenize_shard, calls))
+    rows = [{"component": name, "docs": c["docs"], "tokens": c["tokens"], "synthetic": c["synthetic"],
+             "natural_weight": 0.0, "token_file": str((out / name).resolve()), "shards": c["shards"]}
+            for name, c in sorted(comps.items())]
     total = sum(r["tokens"] for r in rows) or 1
     for r in rows:
         r["natural_weight"] = r["tokens"] / total
@@ -167,7 +223,13 @@ def build_components(config) -> tuple[list[dict], TokenizerInfo, set[str]]:
     atomic_write_text(meta_path, json.dumps({"fingerprint": fingerprint, **info.__dict__}, indent=1))
     with Catalog(workdir) as catalog:
         catalog.write_table("components", components_table(rows))
-    return rows, info, doc_ids
+    return rows, info, PoolDocIds(out / "_doc_ids")
+
+
+def _default_map_tasks() -> MapTasks:
+    import ray
+
+    return ray_tasks if ray.is_initialized() else in_process
 
 
 def components_table(rows: list[dict]) -> pa.Table:

@@ -9,27 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sweep"))
+from export_fixtures import WEIGHTS, full_run_tokenizer  # noqa: E402
 from tiny_workdir import build_tiny_workdir, tiny_config  # noqa: E402
 
 from automixer.mixing.mixture import Mixture  # noqa: E402
 from automixer.sweep.components import build_components  # noqa: E402
-
-WEIGHTS = {"code.q0": 0.30, "code.q1": 0.05, "math.q0": 0.15, "math.q1": 0.10, "prose.q0": 0.20, "prose.q1": 0.15,
-           "synth.qa": 0.05}
-
-
-def full_run_tokenizer(path: Path, texts: list[str]) -> Path:
-    """A byte-level BPE unlike the proxies': trained on prose only, so components compress differently."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<pad>", "<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts, trainer=trainer)
-    tok.save(str(path))
-    return path
 
 
 @pytest.fixture

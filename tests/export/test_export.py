@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import WEIGHTS
+from export_fixtures import WEIGHTS
 
 from automixer import cli
 from automixer.export.tokenizer import load_full_tokenizer

@@ -7,7 +7,7 @@ import warnings
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import WEIGHTS
+from export_fixtures import WEIGHTS
 
 from automixer.flows.export import run_export
 from automixer.sweep.components import default_component
