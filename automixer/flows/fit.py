@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import yaml
+from sklearn.base import clone
 
 import automixer
 from automixer.catalog import Catalog
@@ -24,6 +25,7 @@ from automixer.config import save_resolved
 from automixer.flows.common import plots_dir, stage_or_nothing, utc_now
 from automixer.mixing.config import FitConfig, metric_key
 from automixer.mixing.influence import influence_table
+from automixer.mixing.mde import EXPERTS, finished_experts, load_estimator, mde_name_for
 from automixer.mixing.metrics import resolve_directions
 from automixer.mixing.runs_table import Runs, read_components, read_runs_file, read_runs_workdir
 from automixer.mixing.surrogates import (
@@ -32,6 +34,7 @@ from automixer.mixing.surrogates import (
     choose,
     cross_validate,
     make_surrogate,
+    mde_candidates,
     underdetermined,
 )
 from automixer.plots import plot_cv, plot_influence
@@ -55,6 +58,7 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
         raise ConfigError("fit needs a CONFIG (runs from its workdir) or --runs FILE")
     names = _targets(runs, targets or fit_cfg.targets)
     seed = config.seed if config is not None else 0
+    experts = _experts(config, fit_cfg, runs)
     out = Path(out_dir)
     with stage_or_nothing(config, "fit") as detail:
         print(f"fit: {runs.num_runs} runs x {len(runs.components)} components from {runs.source}; "
@@ -66,12 +70,15 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
         runs.directions = {**runs.directions, **higher}  # saved with runs.parquet for optimize
         fitted, rows, oof, left_out = {}, [], {}, {}
         for metric in names:
-            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows, left_out)
+            fitted[metric], oof[metric] = _fit_target(runs, metric, higher[metric], fit_cfg, seed, rows, left_out,
+                                                      experts=experts)
         for note, metrics in left_out.items():
             print(f"fit: left out {note} for {', '.join(metrics) if len(metrics) < len(names) else 'every target'}")
         scores = pa.Table.from_pylist(rows)
         print(format_table(scores.drop_columns(["folds"])))
         meta = _fit_meta(config, fit_cfg, runs)
+        if experts is not None:
+            meta["experts"] = str(experts)
         sset = SurrogateSet(runs.components, fitted, meta)
         sset.save(out)
         _write_fit_outputs(config, fit_cfg, runs, scores, oof, fitted, out)
@@ -89,14 +96,17 @@ def _targets(runs: Runs, wanted) -> list[str]:
     return names
 
 
-def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list, left_out: dict):
+def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed: int, rows: list, left_out: dict,
+                *, experts: Path | None = None):
     y = runs.metrics[metric]
     ok = np.isfinite(y)
     if ok.sum() < MIN_RUNS:
         raise InputError(f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit")
     X, y = runs.X_NC[ok], y[ok]
-    cands = _identifiable(metric, {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}, X,
-                          left_out)
+    cands = {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}
+    if experts is not None:
+        cands.update(_mde_candidates(metric, fit_cfg, experts, runs.components, seed, left_out))
+    cands = _identifiable(metric, cands, X, left_out)
     results = cross_validate(cands, X, y, fit_cfg.cv_folds, random_state=seed)
     best = choose(results)
     for r in results:
@@ -108,10 +118,53 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
         warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {top.spearman:.2f} by {top.surrogate}): "
                       "its values may be mostly noise, and the default objective leaves it out below "
                       "optimize.min_signal; leave it out of fit.targets to silence this", stacklevel=2)
-    model = make_surrogate(best.surrogate, random_state=seed).fit(X, y)
+    model = clone(cands[best.surrogate]).fit(X, y)
     scale = float(y.std()) or 1.0
     tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})
     return tm, (y, best.oof, best.surrogate, best.spearman)
+
+
+def _experts(config, fit_cfg: FitConfig, runs: Runs) -> Path | None:
+    """The experts folder when surrogates also read MDE estimates (``fit.features``), else None."""
+    if fit_cfg.features == "weights":
+        return None
+    root = config.workdir_path / EXPERTS if config is not None else None
+    have = set(finished_experts(root)) if root is not None else set()
+    missing = [c for c in runs.components if c not in have]
+    if not missing:
+        print(f"fit: MDE features from the experts of {len(have)} components in {root}")
+        return root
+    if fit_cfg.features == "mde":
+        raise InputError(f"{root}: fit.features is mde, but component {missing[0]!r} has no finished expert "
+                         "(automixer sweep trains them); set fit.features: weights to fit on the weights only")
+    if have:
+        print(f"fit: weights only: no expert for component {missing[0]!r} in {root}")
+    return None
+
+
+def _mde_candidates(metric: str, fit_cfg: FitConfig, experts: Path, components: list[str], seed: int,
+                    left_out: dict) -> dict:
+    """``<name>+mde`` and ``mde`` candidates on the metric's MDE estimate; none if the experts score no such group."""
+    estimate = mde_name_for(metric, load_estimator(experts, components).names())
+    if estimate is None:
+        left_out.setdefault("MDE candidates (no evaluation set of the experts scores this group)", []).append(metric)
+        return {}
+    return mde_candidates(fit_cfg.candidates, experts, components, estimate, seed)
+
+
+def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> dict:
+    """The candidates with fewer free parameters than distinct mixtures (all of them, with a warning, if none);
+    ``left_out`` collects note -> metrics for the ones dropped."""
+    skipped = underdetermined(cands, X)
+    if len(skipped) == len(cands):
+        warnings.warn(f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
+                      f"({'; '.join(f'{n}: {why}' for n, why in skipped.items())}); CV chooses among them anyway. "
+                      "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
+                      stacklevel=3)
+        return cands
+    for name, why in skipped.items():
+        left_out.setdefault(f"{name} ({why})", []).append(metric)
+    return {n: est for n, est in cands.items() if n not in skipped}
 
 
 def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> dict:

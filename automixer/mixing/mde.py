@@ -24,6 +24,7 @@ On-disk layout (``<workdir>/experts/``, written by the sweep):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -35,6 +36,8 @@ import numpy as np
 from dataplane.errors import InputError
 from dataplane.store import atomic_path, atomic_write_text
 
+EXPERTS = "experts"
+"""The experts' folder in a workdir."""
 INDEX = "index.json"
 EXPERT = "expert.json"
 MANIFEST = "manifest.json"
@@ -127,6 +130,16 @@ def finished_experts(root: Path | str) -> list[str]:
     return sorted(p.parent.name for p in root.glob(f"*/{EXPERT}"))
 
 
+def fingerprint(root: Path | str, components: list[str]) -> str:
+    """A hash of the index and of the experts' records: it changes when an expert is trained again."""
+    root = Path(root)
+    digest = hashlib.sha256((root / INDEX).read_bytes())
+    for c in components:
+        path = root / c / EXPERT
+        digest.update(c.encode() + (path.read_bytes() if path.exists() else b""))
+    return digest.hexdigest()[:16]
+
+
 class ExpertStore:
     """The stored log-probabilities of a sweep's experts, as probabilities (float32) per evaluation set."""
 
@@ -141,6 +154,7 @@ class ExpertStore:
             raise InputError(f"{self.root / missing[0]}: no finished expert for component {missing[0]!r} "
                              f"(experts found: {', '.join(finished_experts(self.root)) or 'none'})")
         self.probs = [self._load(s) for s in self.sets]
+        self.fingerprint = fingerprint(self.root, self.components)
 
     def _load(self, s: SetIndex) -> np.ndarray:
         cols = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from automixer.mixing.surrogates._base import SurrogateBase, transform_weights
 from automixer.mixing.surrogates._ensemble import EnsembleSurrogate
+from automixer.mixing.surrogates._mde import MDE_BASES, MDECalibratedSurrogate, MDEFeatureSurrogate, mde_candidates
 from automixer.mixing.surrogates._models import (
     GPSurrogate,
     LightGBMSurrogate,
@@ -42,6 +43,10 @@ __all__ = [
     "SqrtLinearSurrogate",
     "PowerLawSurrogate",
     "EnsembleSurrogate",
+    "MDE_BASES",
+    "MDECalibratedSurrogate",
+    "MDEFeatureSurrogate",
+    "mde_candidates",
     "CVResult",
     "make_surrogate",
     "save_surrogate",
