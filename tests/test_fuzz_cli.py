@@ -115,6 +115,9 @@ def _config_commands(surrogate: Path) -> dict[str, Callable[[Path, Path], list[s
         "report": lambda c, d: ["report", str(c)],
         "stats": lambda c, d: ["stats", "-c", str(c)],
         "sql": lambda c, d: ["sql", "-c", str(c), "SELECT 1"],
+        "export": lambda c, d: ["export", str(c), "--mixture", str(d / "m.yaml"), "--tokenizer", str(d / "tok.json"),
+                                "--out", str(d / "export")],
+        "demo": lambda c, d: ["demo", str(c)],
     }
 
 
@@ -262,8 +265,9 @@ def _cases(surrogate: Path) -> dict[str, Callable[[Path], list[str]]]:
     for cmd in ("validate", "curate"):
         for name, make in PATH_CONFIGS.items():
             cases[f"config-{name}-{cmd}"] = lambda d, argv=_config_commands(surrogate)[cmd], make=make: argv(make(d), d)
-    for cmd in ("curate", "dedup", "synth", "sweep"):
-        cases[f"workdir_is_a_file-{cmd}"] = lambda d, cmd=cmd: [cmd, str(_workdir_is_file(d))]
+    for cmd in ("curate", "dedup", "synth", "sweep", "export", "demo"):
+        argv = _config_commands(surrogate)[cmd]
+        cases[f"workdir_is_a_file-{cmd}"] = lambda d, argv=argv: argv(_workdir_is_file(d), d)
     for name, make in BARE_INPUTS.items():
         cases[f"dedup_input-{name}"] = lambda d, make=make: ["dedup", "--input", str(make(d)), "--output", str(d / "o")]
     good_row = _write("ok.jsonl", GOOD_ROW)
