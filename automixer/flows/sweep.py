@@ -9,7 +9,9 @@ Steps (each leaves a file the next reads):
    stopped. A failing run is retried ``sweep.max_retries`` times, then recorded with its error; it never
    stops the swarm (and is retried on the next invocation);
 4. ``sweep/runs.parquet`` and catalog table ``proxy_runs``; a signal report (mixture spread against
-   seed-to-seed spread, from the ``sweep.seed_repeats`` runs repeated with a second seed).
+   seed-to-seed spread, from the ``sweep.seed_repeats`` runs repeated with a second seed);
+5. with ``sweep.experts``: one data expert per component (automixer.sweep.experts), in the same store and
+   runs table (tag ``expert``), and their token probabilities in ``<workdir>/experts`` (the MDE estimate).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from automixer.mixing.columns import METRIC
 from automixer.mixing.metrics import directions_metadata, measure_of
 from automixer.mixing.sampling import sample_mixtures
 from automixer.stage_run import stage_run
+from automixer.sweep.experts import reset_experts, train_experts
 from automixer.sweep.results import normalise_mixture, runs_table
 from automixer.sweep.runner import Recipe, RunSpec, prepare, train_mixtures, train_with_resume
 from automixer.sweep.signal import signal_report, signal_table
@@ -121,23 +124,34 @@ def sweep(config, *, next_k=None, force=False, train_fn=None) -> str:
     store = StageStore(config.workdir_path, "sweep")
     if force:
         store.reset()
+        reset_experts(config)
     with stage_run(config, "sweep") as detail:
         started = time.time()
         recipe = prepare(config)
         plan = load_plan(config, recipe, store)
         detail["trained"] = sum(not store.is_done(s.run_id) for s in plan)
-        runs = write_runs(config, store, train_units(config, recipe, store, plan, train_fn=train_fn))
+        rows = train_units(config, recipe, store, plan, train_fn=train_fn)
+        experts = _experts(config, recipe, store)
+        runs = write_runs(config, store, rows + experts)
         if next_k:
             names = [r["component"] for r in recipe.components]
             plan = plan + _propose(config, runs, plan, next_k, names)
             save_plan(store, recipe, plan)
-            runs = write_runs(config, store, train_units(config, recipe, store, plan, train_fn=train_fn))
+            runs = write_runs(config, store, train_units(config, recipe, store, plan, train_fn=train_fn) + experts)
         report, ratios = signal_report(runs)
         print(report)
         n_ok = sum(s == "ok" for s in runs.column("status").to_pylist())
         detail.update({"runs": runs.num_rows, "ok": n_ok, "signal": ratios, "config_hash": recipe.hash})
     return (f"sweep: {n_ok}/{runs.num_rows} proxies ok over {len(recipe.components)} components "
             f"in {time.time() - started:.0f} s -> {store.root / 'runs.parquet'}")
+
+
+def _experts(config, recipe: Recipe, store: StageStore) -> list[dict]:
+    """The experts' runs-table rows (trained where unfinished) with ``sweep.experts``, else none."""
+    if not config.sweep.experts:
+        return []
+    weights_dir = store.root / "proxies" if config.sweep.save_weights else None
+    return train_experts(config, recipe, store, weights_dir=weights_dir)
 
 
 def run_sweep(config, *, next_k=None, force=False) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from automixer.mixing.columns import METRIC, MIX
+from automixer.mixing.columns import EXPERT_TAG, METRIC, MIX
 from automixer.mixing.metrics import directions_metadata, recorded_directions
 from dataplane.errors import InputError, StageError
 
@@ -51,6 +51,8 @@ def parse_runs(table: pa.Table, source: str) -> Runs:
     if "status" in table.column_names:
         keep = np.asarray([s == "ok" for s in table.column("status").to_pylist()])
         table = table.filter(pa.array(keep))
+    if "tag" in table.column_names:  # the sweep's data experts are not sampled mixtures
+        table = table.filter(pa.array(np.asarray([t != EXPERT_TAG for t in table.column("tag").to_pylist()], bool)))
     mix_cols = [c for c in table.column_names if c.startswith(MIX)]
     metric_cols = [c for c in table.column_names if c.startswith(METRIC)]
     if not mix_cols:

@@ -95,6 +95,10 @@ class SweepConfig:
     next_model: Literal["power_law", "gp"] = "power_law"
     """Model behind ``sweep --next`` picks, one per objective metric (automixer/mixing/believers.py): the
     power law (linearised) or a GP. On the Olmix swarm the power law's picks saved more proxies (README)."""
+    experts: bool = False
+    """Also train one data expert per component (a proxy on that component alone, same size and tokens) and
+    store its probabilities of the scored tokens in ``<workdir>/experts`` for the MDE estimate (``fit.features``;
+    automixer/mixing/mde.py). Costs one proxy per component."""
     tokenizer: Optional[str] = None
     """Tokenizer JSON; null uses <workdir>/tokenizer.json (written by curate)."""
 

@@ -136,11 +136,13 @@ def _short(exc: BaseException) -> str:
 
 def train_with_resume(config, recipe: Recipe, store: StageStore, specs: list[RunSpec], *,
                       unit_of: Callable[[RunSpec], str] = lambda s: s.run_id, label: str = "sweep",
-                      train_fn=None, weights_dir: Path | None = None) -> dict[str, dict]:
+                      train_fn=None, weights_dir: Path | None = None,
+                      on_result: Callable[[RunSpec, dict], None] | None = None) -> dict[str, dict]:
     """Runs-table rows of every spec (by run_id): finished units read back, the rest trained and stored.
 
     ``unit_of(spec)`` names the spec's unit in ``store`` (a key that changes with whatever makes a run
-    different); failed runs come back with status ``failed`` and are not stored.
+    different); failed runs come back with status ``failed`` and are not stored. ``on_result(spec, result)``
+    sees each successful result before its unit is marked done (the experts write their probabilities there).
     """
     done = store.done_units()
     rows = {s.run_id: _read_row(store, done[unit_of(s)]) for s in specs if unit_of(s) in done}
@@ -148,6 +150,8 @@ def train_with_resume(config, recipe: Recipe, store: StageStore, specs: list[Run
     progress = Progress(len(todo), label)
 
     def on_done(spec, result, error, attempts):
+        if result is not None and on_result is not None:
+            on_result(spec, result)
         row = run_row(spec, result, error, attempts, recipe)
         rows[spec.run_id] = row
         if result is not None:
