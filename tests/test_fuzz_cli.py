@@ -250,12 +250,6 @@ SURROGATES: dict[str, Callable[[Path, Path], Path]] = {
     "npy_wrong_shape": _surrogate_copy(lambda f: np.save(_first_npy(f), np.zeros((7, 3)))),
 }
 
-# Cases that still print a traceback or more than one line, waiting on part A of issue 27 (runs
-# tables and surrogate folders); ``test_pending_cases_are_still_pending`` fails once one is fixed,
-# so the list cannot go stale.
-PENDING_PART_A: set[str] = set()
-
-
 # --- the cases ------------------------------------------------------------------------------------
 def _cases(surrogate: Path) -> dict[str, Callable[[Path], list[str]]]:
     cases: dict[str, Callable[[Path], list[str]]] = {}
@@ -321,7 +315,7 @@ def _run(argv: list[str], capsys) -> tuple[int | None, str]:
     capsys.readouterr()
     try:
         code = cli.main(argv)
-    except SystemExit as exc:  # argparse usage errors exit 2 with their own usage line
+    except SystemExit as exc:  # a command that exits by itself (none of the cases should)
         code = exc.code
     return code, capsys.readouterr().err
 
@@ -331,21 +325,11 @@ def _one_line_exit_2(code, err: str) -> bool:
     return code == 2 and len(lines) == 1 and "Traceback" not in err and lines[0].startswith("automixer ")
 
 
-@pytest.mark.parametrize("case", [c for c in CASE_NAMES if c not in PENDING_PART_A])
+@pytest.mark.parametrize("case", CASE_NAMES)
 def test_broken_input_is_one_line_and_exit_2(case, surrogate, tmp_path, capsys):
     argv = _cases(surrogate)[case](tmp_path)
     code, err = _run(argv, capsys)
     assert _one_line_exit_2(code, err), f"{argv}: exit {code}, stderr:\n{err}"
-
-
-@pytest.mark.parametrize("case", sorted(PENDING_PART_A))
-def test_pending_cases_are_still_pending(case, surrogate, tmp_path, capsys):
-    argv = _cases(surrogate)[case](tmp_path)
-    try:
-        code, err = _run(argv, capsys)
-    except Exception:  # noqa: BLE001 - a traceback is what "pending" means here
-        return
-    assert not _one_line_exit_2(code, err), f"{case} is fixed now: move it out of PENDING_PART_A"
 
 
 @pytest.mark.parametrize("command", ["dedup", "synth", "sweep", "fit", "optimize"])
