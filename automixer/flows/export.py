@@ -68,14 +68,22 @@ def _check_plan(out: Path, fingerprint: str, force: bool) -> None:
     atomic_write_text(plan, json.dumps({"fingerprint": fingerprint}))
 
 
-def _proxy_tokens(mixture: Mixture, config, components: list[str], where: str) -> dict[str, int]:
-    info = read_components(config.workdir_path) if config is not None else {}
+def _proxy_tokens(mixture: Mixture, info: dict, components: list[str], where: str) -> dict[str, int]:
     tokens = {c: int(mixture.available_tokens.get(c) or info.get(c, {}).get("tokens") or 0) for c in components}
     missing = [c for c, t in tokens.items() if not t]
     if missing:
         raise InputError(f"{where}: mixture.{missing[0]}: proxy token count unknown (no available_tokens, "
                          "no components table); write the mixture with `automixer optimize`")
     return tokens
+
+
+def _check_docs(units: dict[str, list[dict]], counts: dict[str, dict], info: dict, where: str) -> None:
+    """The proxy counts hold only for the documents the sweep tokenised: the shards must still hold them."""
+    for c, calls in units.items():
+        docs, expected = sum(counts[u["prefix"]]["docs"] for u in calls), info.get(c, {}).get("docs")
+        if expected is not None and docs != expected:
+            raise StageError(f"{where}: mixture.{c}: the pool now holds {docs} documents of it, the sweep's "
+                             f"components {expected}; run the sweep and optimize again on this pool")
 
 
 def run_export(config, *, mixture_file, tokenizer, out_dir, fmt: str = "megatron", force: bool = False,
@@ -87,16 +95,18 @@ def run_export(config, *, mixture_file, tokenizer, out_dir, fmt: str = "megatron
     mixture = Mixture.load(mixture_file)
     tok = load_full_tokenizer(str(Path(tokenizer).resolve()))
     units = _units(mixture, out, tok.path, str(mixture_file))
-    proxy = _proxy_tokens(mixture, config, list(units), str(mixture_file))
+    info = read_components(config.workdir_path)
+    proxy = _proxy_tokens(mixture, info, list(units), str(mixture_file))
     _check_plan(out, _fingerprint(mixture_file, tok.sha256, units), force)
     with stage_run(config, "export") as detail:
         calls = [call for c in units for call in units[c]]
         print(f"export: {len(units)} components, {len(calls)} units -> {out}")
         counts = dict(zip((call["prefix"] for call in calls), map_tasks(export_unit, calls)))
         full = {c: sum(counts[u["prefix"]]["tokens"] for u in units[c]) for c in units}
+        _check_docs(units, counts, info, str(mixture_file))
         shares = full_shares({c: mixture.weights[c] for c in units}, proxy, full)
         budget = mixture.token_budget
-        epochs = check_epochs(shares, full, budget, config.optimize.max_epochs if config else 0, str(mixture_file))
+        epochs = check_epochs(shares, full, budget, config.optimize.max_epochs, str(mixture_file))
         pairs = prefix_weights(shares, {c: [(u["prefix"], counts[u["prefix"]]["tokens"]) for u in units[c]]
                                         for c in units})
         blend = atomic_write_text(out / "megatron_blend.txt", megatron_blend(pairs))

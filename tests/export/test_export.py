@@ -130,3 +130,14 @@ def test_export_killed_and_run_again_is_byte_identical(exported_inputs, tmp_path
     assert len(list(out.rglob("*.done.json"))) == 2
     run_export(config, mixture_file=mixture_file, tokenizer=tokenizer_file, out_dir=out)
     assert _digest(out) == uninterrupted
+
+
+def test_a_pool_changed_since_the_sweep_is_an_error_naming_the_component(exported_inputs, tmp_path):
+    import pyarrow.parquet as pq
+
+    config, mixture_file, tokenizer_file = exported_inputs
+    shard = Path(Mixture.load(mixture_file).shards["math.q0"][0]["path"])
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(1), shard)  # the first document (math, bucket 0) is gone
+    with pytest.raises(StageError, match=r"mixture\.math\.q0: the pool now holds 11 documents of it, .* 12"):
+        run_export(config, mixture_file=mixture_file, tokenizer=tokenizer_file, out_dir=tmp_path / "out")
