@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from automixer.catalog import Catalog, ledger_from_docs, ledger_rows
 from automixer.config import RunConfig
-from automixer.runtime import ray_map_rows
+from automixer.runtime import ray_map_rows, ray_tasks
 from automixer.stage_run import stage_run
 from automixer.typed_yaml import to_plain
 from dataplane.errors import ConfigError, InputError, StageError
@@ -86,15 +86,7 @@ def _read_shard(row: dict, columns: list[str] | None) -> pa.Table:
     return table.append_column("gid", pa.array(gid))
 
 
-# --- steps 1 and 2: the cluster chain (dedup/chain.py) as Ray tasks -------------------------------
-def ray_tasks(fn, calls: list[dict]) -> list[dict]:
-    """Run each call of ``fn`` as one Ray task (one CPU); return the results (small dicts of counts)."""
-    import ray
-
-    remote = ray.remote(num_cpus=1)(fn)
-    return ray.get([remote.remote(**call) for call in calls])
-
-
+# --- steps 1 and 2: the cluster chain (dedup/chain.py) as Ray tasks (automixer.runtime.ray_tasks) ----------
 def _clusters(store: StageStore, shards: list[Shard], config: DedupConfig) -> tuple[Path, int]:
     """Run the chain unless done; return its folder and the number of shards signed."""
     root = store.root / "chain"
