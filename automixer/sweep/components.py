@@ -100,7 +100,7 @@ def default_filter(by: str, source: str, bucket, synthetic: bool, strategy) -> s
 
 
 def _fingerprint(config, shards: list[Path], tokenizer_path: str) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(b"components v2: folders per component, _doc_ids\n")  # rebuilds older layouts
     for p in shards:
         st = p.stat()
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
