@@ -41,7 +41,7 @@ from automixer.plots import plot_cv, plot_influence
 from automixer.tables import format_table
 from automixer.typed_yaml import to_plain
 from dataplane.errors import ConfigError, InputError
-from dataplane.store import atomic_path, atomic_write_text, write_parquet
+from dataplane.store import atomic_path, atomic_write_text, ensure_dir, write_parquet
 
 MIN_RUNS = 4
 
@@ -59,7 +59,9 @@ def run_fit(config, *, runs_file, targets, out_dir) -> str:
     names = _targets(runs, targets or fit_cfg.targets)
     seed = config.seed if config is not None else 0
     experts = _experts(config, fit_cfg, runs)
-    out = Path(out_dir)
+    out = ensure_dir(out_dir, "fit --out folder")
+    if config is not None:
+        ensure_dir(config.workdir_path, "workdir")  # the catalog, plots and resolved config go there
     with stage_or_nothing(config, "fit") as detail:
         print(f"fit: {runs.num_runs} runs x {len(runs.components)} components from {runs.source}; "
               f"targets {', '.join(names)}; {fit_cfg.cv_folds}-fold CV of {', '.join(fit_cfg.candidates)}")
@@ -100,6 +102,7 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
                 *, experts: Path | None = None):
     y = runs.metrics[metric]
     ok = np.isfinite(y)
+    _warn_infinite(runs, metric, y)
     if ok.sum() < MIN_RUNS:
         raise InputError(f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit")
     X, y = runs.X_NC[ok], y[ok]
@@ -182,13 +185,26 @@ def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> di
     return {n: est for n, est in cands.items() if n not in skipped}
 
 
+def _warn_infinite(runs: Runs, metric: str, y: np.ndarray) -> None:
+    """One warning naming how many runs an infinite value of ``metric`` leaves out (missing values go silently)."""
+    bad = np.flatnonzero(np.isinf(y))
+    if len(bad):
+        names = [runs.run_ids[i] if runs.run_ids else f"row {i}" for i in bad[:3]]
+        warnings.warn(f"{runs.source}: column {metric} is infinite in {len(bad)} of {runs.num_runs} runs "
+                      f"({', '.join(names)}{', ...' if len(bad) > 3 else ''}); they are left out of its fit. "
+                      "Write them as empty (missing) values to silence this", stacklevel=3)
+
+
 def _fit_meta(config, fit_cfg: FitConfig, runs: Runs) -> dict:
+    """Provenance in surrogates.json: the runs' fingerprint (checked by optimize) and the workdir's components
+    table for the components fitted on (optimize falls back to it without a CONFIG)."""
     plain = to_plain(fit_cfg)
     config_hash = config.hash() if config is not None else hashlib.sha256(
         json.dumps(plain, sort_keys=True).encode()).hexdigest()[:12]
+    info = read_components(config.workdir_path if config is not None else None)
     return {"version": automixer.__version__, "created": utc_now(), "config_hash": config_hash, "fit_config": plain,
-            "runs": {"source": runs.source, "num_runs": runs.num_runs},
-            "components_info": read_components(config.workdir_path if config is not None else None)}
+            "runs": {"source": runs.source, "num_runs": runs.num_runs, "fingerprint": runs.fingerprint()},
+            "components_info": {c: row for c, row in info.items() if c in runs.components}}
 
 
 def _write_influence(config, sset: SurrogateSet, runs: Runs, info: dict, out: Path) -> None:

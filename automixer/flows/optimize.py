@@ -20,7 +20,7 @@ from automixer.flows.validation import validate_mixtures
 from automixer.mixing import choice, optimizer
 from automixer.mixing.config import OptimizeConfig
 from automixer.mixing.mixture import Mixture
-from automixer.mixing.runs_table import Runs, read_components, read_runs_file
+from automixer.mixing.runs_table import Runs, read_components
 from automixer.mixing.surrogates import SurrogateSet
 from automixer.plots import pareto_mask, plot_mixture, plot_pareto
 from dataplane.errors import ConfigError
@@ -34,8 +34,8 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
     sset = SurrogateSet.load(surrogate_dir)
     opt_cfg = config.optimize if config is not None else OptimizeConfig()
     seed = config.seed if config is not None else 0
-    info = read_components(config.workdir_path if config is not None else None) or sset.meta.get("components_info", {})
-    runs = read_runs_file(Path(surrogate_dir) / "runs.parquet")
+    info = _components_info(config, sset)
+    runs = sset.fitted_runs()
     X_runs = runs.X_NC[:, [runs.components.index(c) for c in sset.components]]
     out = Path(out_file)
     with stage_or_nothing(config, "optimize") as detail:
@@ -82,6 +82,15 @@ def _cv_radius(objective, runs: Runs, X_runs: np.ndarray, config, opt_cfg, seed:
     print(f"optimize: cv trust region {cv['radius']:.3f} (L1; {cv['within_2_std']:.0%} of {cv['runs']} held-out "
           f"runs within +-2 std, farthest held out {cv['max_held_out_distance']:.3f})")
     return cv
+
+
+def _components_info(config, sset: SurrogateSet) -> dict:
+    """The workdir's components table (its components must be the surrogates'), else the one fit recorded."""
+    info = read_components(config.workdir_path) if config is not None else {}
+    if info:
+        sset.check_components(list(info), f"{config.workdir_path} (its components table)")
+        return info
+    return sset.meta.get("components_info") or {}
 
 
 def _natural(components: list[str], info: dict, X_runs: np.ndarray) -> np.ndarray:

@@ -99,9 +99,10 @@ def build_constraints(components: list[str], cfg: OptimizeConfig, info: dict[str
     if cfg.max_epochs > 0:
         missing = [c for c in components if not tokens[c]]
         if missing:
-            warnings.warn(f"max-epochs constraint skipped for {', '.join(missing)}: available tokens unknown "
-                          "(no components table or components.json); set optimize.max_epochs: 0 to silence",
-                          stacklevel=2)
+            why = "the components table gives no token count for them" if info else \
+                "no components table or components.json (run automixer sweep, or pass optimize its CONFIG)"
+            warnings.warn(f"max-epochs constraint skipped for {', '.join(missing)}: available tokens unknown: "
+                          f"{why}; set optimize.max_epochs: 0 to silence", stacklevel=2)
             notes.append(f"max_epochs skipped for {', '.join(missing)} (tokens unknown)")
         for i, c in enumerate(components):
             if tokens[c]:

@@ -8,6 +8,7 @@ are renormalised with one warning; anything more is an error naming the row.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ class Runs:
     def num_runs(self) -> int:
         return len(self.X_NC)
 
+    def fingerprint(self) -> str:
+        """``table_fingerprint`` of ``to_table()``: the table ``fit`` saves beside its surrogates."""
+        return table_fingerprint(self.to_table())
+
     def to_table(self) -> pa.Table:
         cols = {"run_id": self.run_ids} if self.run_ids else {}
         cols.update({MIX + c: self.X_NC[:, i] for i, c in enumerate(self.components)})
@@ -46,21 +51,44 @@ class Runs:
         return table.replace_schema_metadata(directions_metadata(self.directions)) if self.directions else table
 
 
+def table_fingerprint(table: pa.Table) -> str:
+    """sha256 of a runs table's ``mix/*`` and ``metric/*`` columns (names and float64 values, by name), so the
+    same runs give the same fingerprint whatever other columns or column order the file has."""
+    names = sorted(c for c in set(table.column_names) if c.startswith((MIX, METRIC)))
+    digest = hashlib.sha256(json.dumps([names, table.num_rows]).encode())
+    for name in names:
+        values = table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    return digest.hexdigest()
+
+
 def parse_runs(table: pa.Table, source: str) -> Runs:
     """Validate a runs table and pull out weights and metrics; errors name ``source`` and the column."""
+    _check_unique_columns(table, source)
     if "status" in table.column_names:
         keep = np.asarray([s == "ok" for s in table.column("status").to_pylist()])
         table = table.filter(pa.array(keep))
     if "tag" in table.column_names:  # the sweep's data experts are not sampled mixtures
         table = table.filter(pa.array(np.asarray([t != EXPERT_TAG for t in table.column("tag").to_pylist()], bool)))
-    mix_cols = [c for c in table.column_names if c.startswith(MIX)]
     metric_cols = [c for c in table.column_names if c.startswith(METRIC)]
-    if not mix_cols:
-        raise InputError(f"{source}: no mix/<component> columns; columns are: {', '.join(table.column_names)}")
     if not metric_cols:
         raise InputError(f"{source}: no metric/<name> columns; columns are: {', '.join(table.column_names)}")
     if table.num_rows == 0:
         raise InputError(f"{source}: no runs (rows with status 'ok')")
+    components, X_NC = parse_weights(table, source)
+    metrics = {c: _numeric(table, c, source) for c in metric_cols}
+    run_ids = [str(v) for v in table.column("run_id").to_pylist()] if "run_id" in table.column_names else []
+    directions = recorded_directions(table.schema.metadata, metric_cols)
+    return Runs(components, X_NC, metrics, source, run_ids, directions)
+
+
+def parse_weights(table: pa.Table, source: str) -> tuple[list[str], np.ndarray]:
+    """The components and the (N, C) weights of a table's ``mix/*`` columns, each row renormalised to sum to 1
+    (rows off by rounding with one warning, more than that an error). Errors name ``source`` and the column."""
+    _check_unique_columns(table, source)
+    mix_cols = [c for c in table.column_names if c.startswith(MIX)]
+    if not mix_cols:
+        raise InputError(f"{source}: no mix/<component> columns; columns are: {', '.join(table.column_names)}")
     X = np.column_stack([_numeric(table, c, source) for c in mix_cols])
     bad = np.argwhere(~np.isfinite(X) | (X < 0))
     if len(bad):
@@ -68,10 +96,16 @@ def parse_runs(table: pa.Table, source: str) -> Runs:
         raise InputError(f"{source}: column {mix_cols[col]} row {row}: weight must be a number >= 0, got {X[row, col]}")
     sums = X.sum(axis=1)
     _check_sums(sums, X, source)
-    metrics = {c: _numeric(table, c, source) for c in metric_cols}
-    run_ids = [str(v) for v in table.column("run_id").to_pylist()] if "run_id" in table.column_names else []
-    directions = recorded_directions(table.schema.metadata, metric_cols)
-    return Runs([c[len(MIX):] for c in mix_cols], X / sums[:, None], metrics, source, run_ids, directions)
+    return [c[len(MIX):] for c in mix_cols], X / sums[:, None]
+
+
+def _check_unique_columns(table: pa.Table, source: str) -> None:
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise InputError(f"{source}: column {name} appears {table.column_names.count(name)} times; "
+                             "every column name must be unique")
+        seen.add(name)
 
 
 FLOAT_NOISE = 1e-3

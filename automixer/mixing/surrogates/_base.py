@@ -11,6 +11,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from dataplane.errors import InputError
+
 TRANSFORMS = ("none", "sqrt", "log", "clr")
 _EPS = 1e-3
 
@@ -81,7 +83,21 @@ class SurrogateBase(RegressorMixin, BaseEstimator):
 
     def load_state(self, folder: Path, state: dict) -> "SurrogateBase":
         """Restore a fitted model written by ``save_state`` (never unpickles)."""
-        arrays = {k: np.load(folder / f"{k}.npy", allow_pickle=False) for k in state.get("arrays", [])}
+        arrays = {k: _load_array(folder / f"{k}.npy") for k in state.get("arrays", [])}
         self.n_features_in_ = int(state["n_features_in_"])
         self._restore(state, arrays, folder)
         return self
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """One saved array; InputError naming the file when it is missing or not a plain .npy array."""
+    if not path.is_file():
+        raise InputError(f"{path}: missing; the surrogate folder is incomplete (re-run automixer fit)")
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise InputError(f"{path}: not a .npy array (no NumPy header); re-run automixer fit")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a readable .npy array ({reason}); re-run automixer fit") from None

@@ -34,9 +34,26 @@ def load_model(registry: dict[str, type[SurrogateBase]], folder: Path | str) -> 
     path = folder / "model.json"
     if not path.exists():
         raise InputError(f"{folder}: no model.json; expected a folder written by automixer fit")
-    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta = read_json(path, "a surrogate's model.json")
     name = meta.get("surrogate")
     if name not in registry:
         raise InputError(f"{path}: unknown surrogate {name!r}; expected one of {', '.join(registry)}")
+    for key in ("params", "state"):
+        if not isinstance(meta.get(key), dict):
+            raise InputError(f"{path}: key {key} missing or not a mapping; re-run automixer fit")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
     return registry[name](**params).load_state(folder, meta["state"])
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path``; InputError naming the file if it is not UTF-8 JSON holding an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; expected {what} written by automixer fit") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); "
+                         f"expected {what} written by automixer fit") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object ({what}), got {type(data).__name__}")
+    return data
