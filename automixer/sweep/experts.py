@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,10 @@ def train_expert(proxy_config, components, eval_sets, *, seed: int, vocab_size: 
         result = train_proxy(proxy_config, components, eval_sets, seed=seed, vocab_size=vocab_size, out_dir=folder)
         model = ProxyModel(proxy_config.model, vocab_size)
         model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu"))
-    batch = proxy_config.train.eval_batch_size
+    started, batch = time.time(), proxy_config.train.eval_batch_size
     result["logprobs"] = [token_logprobs(model, es, batch_size=batch).astype(np.float16) for es in eval_sets]
+    for key in ("eval_s", "wall_s"):  # the second scoring pass counts in the expert's time
+        result[key] = result.get(key, 0.0) + time.time() - started
     return result
 
 
@@ -71,8 +74,8 @@ def train_experts(config, recipe: Recipe, store, *, weights_dir: Path | None = N
         write_expert(root, component, result.pop("logprobs"),
                      {"run_id": spec.run_id, "seed": spec.seed, "tokens_seen": result["tokens_seen"],
                       "component_tokens": tokens[component], "epochs": round(epochs, 4)})
-        if epochs > 1:
-            print(f"[experts] {component}: {tokens[component]:,} tokens repeat {epochs:.1f} times", flush=True)
+        if epochs > 1.005:
+            print(f"[experts] {component}: its {tokens[component]:,} tokens are seen {epochs:.2f} times", flush=True)
 
     specs = expert_specs(config, recipe)
     rows = train_with_resume(config, recipe, store, specs, label="experts", train_fn=train_expert,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -15,6 +17,7 @@ from automixer.mixing.mde import EXPERTS, ExpertStore, MDEEstimator, finished_ex
 from automixer.mixing.runs_table import read_runs_file, read_runs_workdir
 
 pytestmark = pytest.mark.usefixtures("ray_local")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_sweep_trains_one_expert_per_component_whose_one_hot_estimate_is_its_measured_bpb(tiny, capsys):
@@ -36,7 +39,7 @@ def test_sweep_trains_one_expert_per_component_whose_one_hot_estimate_is_its_mea
     assert manifest["bytes"] > 0 and f"{manifest['bytes'] / 1e6:.2f} MB of token log-probabilities" in out
     record = json.loads((root / "synth.qa" / "expert.json").read_text())
     assert record["epochs"] == pytest.approx(record["tokens_seen"] / record["component_tokens"], rel=1e-3)
-    assert record["epochs"] > 1 and "synth.qa:" in out and "repeat" in out  # 10 short docs < the token budget
+    assert record["epochs"] > 1 and "synth.qa: its" in out and "times" in out  # 10 short docs < the token budget
 
     est = MDEEstimator(ExpertStore(root, components)).estimate(np.eye(len(components)))
     for i, c in enumerate(components):
@@ -47,11 +50,26 @@ def test_sweep_trains_one_expert_per_component_whose_one_hot_estimate_is_its_mea
     assert "] training" not in capsys.readouterr().out
 
 
-def test_fit_on_a_swept_workdir_with_experts_tries_mde_candidates(tiny):
+def test_fit_on_a_swept_workdir_with_experts_tries_mde_candidates(tiny, capsys):
     config, eval_files = tiny
-    config = tiny_config(config.workdir_path, eval_files, num_proxies=5, seed_repeats=0, experts=True)
+    config = tiny_config(config.workdir_path, eval_files, num_proxies=9, seed_repeats=0, experts=True)
     flow.run_sweep(config)
     out = config.workdir_path / "surrogates"
     run_fit(config, runs_file=None, targets=["metric/code_bpb"], out_dir=str(out))
     target = json.loads((out / "surrogates.json").read_text())["targets"]["metric/code_bpb"]
     assert "mde" in target["cv"] and any(name.endswith("+mde") for name in target["cv"])
+
+    bench = _load_benchmark("bench_mde_heldout")  # the held-out table's script runs on this workdir
+    assert bench.main([str(config.workdir_path), "--sizes", "6,12", "--draws", "1", "--candidates", "linear",
+                       "--folds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "experts: 7 runs" in printed and "12: only 6 runs outside the held-out third" in printed
+    for feature in ("weights", "MDE alone", "weights + MDE"):
+        assert f"    6 {feature:<14}" in printed
+
+
+def _load_benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
