@@ -14,7 +14,7 @@ import duckdb
 
 from automixer.catalog import Catalog
 from automixer.config import RunConfig
-from automixer.report import data_sections, model_sections, queries
+from automixer.report import data_sections, mde_section, model_sections, queries
 from automixer.report.context import Context
 from automixer.report.html import Section, page, para
 from automixer.report.provenance import provenance
@@ -22,7 +22,8 @@ from dataplane.errors import StageError
 from dataplane.store import atomic_write_text
 
 SECTIONS = (data_sections.curation, data_sections.dedup, data_sections.synth, model_sections.swarm,
-            model_sections.surrogates, model_sections.mixture, model_sections.validation, provenance)
+            mde_section.experts, model_sections.surrogates, model_sections.mixture, model_sections.validation,
+            provenance)
 
 
 def run_report(config: RunConfig, out_dir: str | Path | None = None, *, config_path: str = "CONFIG") -> str:

@@ -175,3 +175,16 @@ def bars_with_errors(panels: dict[str, tuple[list[str], list[float], list[float]
         ax.set_xlabel(xlabel)
         ax.locator_params(axis="x", nbins=4)
     return _save(fig, out_dir, name)
+
+
+def scatter_panels(panels: dict[str, tuple[list[float], list[float]]], out_dir: Path, name: str, *, xlabel: str,
+                   ylabel: str) -> str:
+    """One scatter panel per title: y against x for every point (no identity line: the axes differ in kind)."""
+    fig, axes = _grid(len(panels), 2, 4.0, 3.4)
+    for ax, (title, (xs, ys)) in zip(axes, panels.items()):
+        ax.scatter(np.asarray(xs, float), np.asarray(ys, float), s=16, alpha=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.locator_params(nbins=4)
+    return _save(fig, out_dir, name)

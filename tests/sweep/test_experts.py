@@ -13,6 +13,7 @@ from tiny_workdir import tiny_config
 
 from automixer.flows import sweep as flow
 from automixer.flows.fit import run_fit
+from automixer.flows.report import run_report
 from automixer.mixing.mde import EXPERTS, ExpertStore, MDEEstimator, finished_experts
 from automixer.mixing.runs_table import read_runs_file, read_runs_workdir
 
@@ -58,6 +59,12 @@ def test_fit_on_a_swept_workdir_with_experts_tries_mde_candidates(tiny, capsys):
     run_fit(config, runs_file=None, targets=["metric/code_bpb"], out_dir=str(out))
     target = json.loads((out / "surrogates.json").read_text())["targets"]["metric/code_bpb"]
     assert "mde" in target["cv"] and any(name.endswith("+mde") for name in target["cv"])
+
+    run_report(config)  # the report shows the estimate against the measured scores of the 9 sampled runs
+    html = (config.workdir_path / "report" / "index.html").read_text()
+    assert "Mixtures of data experts" in html and (config.workdir_path / "report" / "mde_vs_measured.png").exists()
+    section = html[html.index("Mixtures of data experts"):]
+    assert "code_bpb" in section and "synth.qa" in section and "Not run yet: the proxy sweep" not in section
 
     bench = _load_benchmark("bench_mde_heldout")  # the held-out table's script runs on this workdir
     assert bench.main([str(config.workdir_path), "--sizes", "6,12", "--draws", "1", "--candidates", "linear",
