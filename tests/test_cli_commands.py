@@ -1,5 +1,6 @@
 """CLI: every command documents itself; project errors are one line with exit code 2."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,34 +25,44 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert "Example:" in out and f"automixer {command}" in out
 
 
-def _demo_config_with_sources(tmp_path: Path) -> Path:
-    """configs/demo.yaml with its workdir in tmp_path and a one-document stand-in for each source."""
-    sources = tmp_path / "sources"
-    (sources / "stdlib_code").mkdir(parents=True)
-    (sources / "stdlib_code" / "m.py").write_text("x = 1\n")
-    for name in ("stdlib_docs", "python_reference", "math_problems"):
-        (sources / f"{name}.jsonl").write_text('{"text": "a document"}\n')
+def _demo_config_with_sources(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """configs/demo.yaml with its workdir in tmp_path and a one-document stand-in for each source path."""
+    import yaml
+
     text = (REPO / "configs/demo.yaml").read_text().replace("workdir: runs/demo", f"workdir: {tmp_path}")
+    paths = []
+    for source in yaml.safe_load(text.replace("{workdir}", str(tmp_path)))["sources"]:
+        path = Path(source["paths"][0])
+        if source.get("format") == "text":
+            path.mkdir(parents=True)
+            (path / "m.py").write_text("x = 1\n")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text('{"text": "a document"}\n')
+        paths.append(path)
     config = tmp_path / "demo.yaml"
     config.write_text(text)
-    return config
+    return config, paths
 
 
 def test_validate_ok_and_dry_run(tmp_path, capsys):
-    config = _demo_config_with_sources(tmp_path)
+    config, paths = _demo_config_with_sources(tmp_path)
     assert cli.main(["validate", str(config)]) == 0
-    assert "ok (4 sources" in capsys.readouterr().out
+    assert f"ok ({len(paths)} sources" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["validate", str(REPO / "configs/demo.yaml"), "--seed", "7", "--dry-run"])
     assert "seed: 7" in capsys.readouterr().out
 
 
 def test_validate_names_a_missing_source_path(tmp_path, capsys):
-    config = _demo_config_with_sources(tmp_path)
-    (tmp_path / "sources" / "math_problems.jsonl").unlink()
+    config, paths = _demo_config_with_sources(tmp_path)
+    if paths[-1].is_dir():
+        shutil.rmtree(paths[-1])
+    else:
+        paths[-1].unlink()
     assert cli.main(["validate", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "sources[3].paths" in err and "math_problems.jsonl" in err
+    assert "\n" not in err and f"sources[{len(paths) - 1}].paths" in err and str(paths[-1]) in err
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys):
@@ -64,7 +75,8 @@ def test_bad_config_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_console_script_runs(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "automixer.cli", "validate", str(_demo_config_with_sources(tmp_path))],
+    config, _ = _demo_config_with_sources(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "automixer.cli", "validate", str(config)],
                          cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 
