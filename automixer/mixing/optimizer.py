@@ -100,7 +100,7 @@ def build_constraints(components: list[str], cfg: OptimizeConfig, info: dict[str
         missing = [c for c in components if not tokens[c]]
         if missing:
             why = "the components table gives no token count for them" if info else \
-                "no components table or components.json (run automixer sweep, or pass optimize its CONFIG)"
+                "no components table or components.json (automixer sweep writes them in the CONFIG's workdir)"
             warnings.warn(f"max-epochs constraint skipped for {', '.join(missing)}: available tokens unknown: "
                           f"{why}; set optimize.max_epochs: 0 to silence", stacklevel=2)
             notes.append(f"max_epochs skipped for {', '.join(missing)} (tokens unknown)")
