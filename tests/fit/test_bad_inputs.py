@@ -18,7 +18,8 @@ import yaml
 
 from automixer.catalog import Catalog
 from automixer.cli import main
-from automixer.mixing.runs_table import SYNTHETIC_COMPONENTS, synthetic_runs
+from automixer.mixing.runs_table import SYNTHETIC_COMPONENTS, parse_runs, synthetic_runs
+from automixer.mixing.surrogates import SurrogateSet, TargetModel, make_surrogate
 
 FAST_FIT = {"candidates": ["linear"], "cv_folds": 3, "targets": ["metric/code_loss"]}
 FAST_OPT = {"n_trials": 20, "random_samples": 500}
@@ -256,3 +257,17 @@ def test_the_tokens_warning_says_why_tokens_are_unknown(fitted, tmp_path, capsys
     with pytest.warns(UserWarning, match="available tokens unknown: the components table gives no token count"):
         assert _cli(capsys, "optimize", _config(tmp_path, workdir), "--surrogate", fitted,
                     "--out", tmp_path / "b.yaml")[0] == 0
+
+
+def test_a_damaged_lightgbm_model_file(mixtures, tmp_path, capsys):
+    runs = parse_runs(synthetic_runs(24, seed=5), "runs")
+    y = runs.metrics["metric/code_loss"]
+    model = make_surrogate("lightgbm", random_state=0).fit(runs.X_NC, y)
+    target = TargetModel("metric/code_loss", "lightgbm", model, False, float(y.mean()), float(y.std()))
+    SurrogateSet(runs.components, {"metric/code_loss": target}).save(tmp_path / "lgb")
+    args = ["predict", "--surrogate", tmp_path / "lgb", "--mixtures", mixtures, "--out", tmp_path / "p.csv"]
+    assert _cli(capsys, *args)[0] == 0
+    booster = tmp_path / "lgb" / "metric_code_loss" / "lightgbm_0.txt"
+    booster.write_text("tree\nnot a model\n")
+    code, _, err = _cli(capsys, *args)
+    _one_line_error(code, err, "predict", booster, "not a LightGBM model file")

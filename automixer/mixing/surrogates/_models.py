@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 from automixer.mixing.surrogates._base import SurrogateBase, transform_weights
 from automixer.mixing.surrogates._power_law import PowerLawSurrogate
 from automixer.mixing.surrogates._selection import inner_oof
+from dataplane.errors import InputError
 
 _ALPHAS = np.logspace(-6, 2, 17)
 _CONTROLLER: list[ThreadpoolController] = []
@@ -106,7 +107,13 @@ class LightGBMSurrogate(SurrogateBase):
     def _restore(self, state, arrays, folder):
         import lightgbm as lgb
 
-        boosters = [lgb.Booster(model_file=str(folder / name)) for name in state["model_files"]]
+        boosters = []
+        for name in state["model_files"]:
+            try:
+                boosters.append(lgb.Booster(model_file=str(folder / name)))
+            except lgb.basic.LightGBMError:
+                raise InputError(f"{folder / name}: missing or not a LightGBM model file; "
+                                 "re-run automixer fit") from None
         self.booster_, self.spread_boosters_, self.oof_rmse_ = boosters[0], boosters[1:], state["oof_rmse"]
 
 
