@@ -1,6 +1,6 @@
 """One export unit: the rows of one pool shard that belong to one component -> a Megatron-Core indexed dataset.
 
-A unit reads its shard in record batches (only the columns its filter needs, plus text), tokenises
+A unit reads its rows of the shard in record batches (DuckDB applies the filter), tokenises
 each batch with the full run's tokenizer, appends the end-of-text id to every document and writes
 ``<prefix>.bin`` / ``<prefix>.idx`` with megatron-core's own ``IndexedDatasetBuilder``. Both files are
 written under temporary names and renamed, then ``<prefix>.done.json`` (the unit's counts) is written
@@ -14,15 +14,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from automixer.export.tokenizer import load_full_tokenizer
 from dataplane.errors import StageError
 from dataplane.store import atomic_write_text
 
 BATCH_ROWS = 2048
-FILTER_COLUMNS = ["source", "bucket", "synthetic", "synth_strategy"]
 
 
 def megatron_writer():
@@ -50,19 +47,18 @@ def read_done(prefix: str | Path) -> dict | None:
 
 
 def _selected_texts(shard: str, where: str):
-    """Yield lists of the texts of ``shard``'s rows matching the SQL ``where``, batch by batch, in row order."""
+    """Yield lists of the texts of ``shard``'s rows matching the SQL ``where``, batch by batch, in row order
+    (DuckDB keeps the file's order for a query without ORDER BY: preserve_insertion_order)."""
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET threads = 1")
     try:
-        for batch in pq.ParquetFile(shard).iter_batches(batch_size=BATCH_ROWS, columns=FILTER_COLUMNS + ["text"]):
-            rows = pa.Table.from_batches([batch]).append_column("_row", pa.array(np.arange(batch.num_rows)))
-            con.register("rows", rows)
-            texts = con.sql(f"SELECT text FROM rows WHERE {where} ORDER BY _row").to_arrow_table().column(0).to_pylist()
-            con.unregister("rows")
-            if texts:
-                yield texts
+        con.execute("SET threads = 1")
+        con.execute("SET preserve_insertion_order = true")
+        path = "'" + shard.replace("'", "''") + "'"
+        for batch in con.sql(f"SELECT text FROM read_parquet({path}) WHERE {where}").to_arrow_reader(BATCH_ROWS):
+            if batch.num_rows:
+                yield batch.column(0).to_pylist()
     finally:
         con.close()
 

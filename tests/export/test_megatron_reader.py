@@ -16,6 +16,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*Transformer Engine and Apex.*")
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
     from megatron.core.datasets.megatron_tokenizer import MegatronLegacyTokenizer
     from megatron.core.datasets.utils import get_blend_from_list
 
@@ -89,3 +90,21 @@ def test_megatron_blended_dataset_draws_the_mixtures_full_run_token_shares(expor
         assert manifest["components"][c]["full_share"] == pytest.approx(expected[c], rel=1e-9)
     # the conversion matters here: the full-run tokenizer compresses prose better than code
     assert max(abs(expected[c] - w) for c, w in WEIGHTS.items()) > 0.05
+
+
+def test_indexed_datasets_hold_each_document_in_pool_order_with_its_end_of_text(exported_inputs, tmp_path):
+    from tokenizers import Tokenizer
+
+    config, mixture_file, tokenizer_file = exported_inputs
+    run_export(config, mixture_file=mixture_file, tokenizer=tokenizer_file, out_dir=tmp_path / "export")
+    manifest = json.loads((tmp_path / "export" / "export_manifest.json").read_text())
+    tok, eos = Tokenizer.from_file(str(tokenizer_file)), manifest["tokenizer"]["eos_id"]
+    for c, entry in manifest["components"].items():
+        for p in entry["prefixes"]:
+            rows = [r for r in pq.read_table(p["shard"]).to_pylist()
+                    if default_component("source_bucket", r["source"], r["bucket"], r["synthetic"],
+                                         r["synth_strategy"]) == c]
+            expected = [tok.encode(r["text"], add_special_tokens=False).ids + [eos] for r in rows]
+            dataset = IndexedDataset(p["prefix"])
+            assert len(dataset) == len(expected) == p["docs"] > 0
+            assert [dataset[i].tolist() for i in range(len(dataset))] == expected
