@@ -20,6 +20,7 @@ import numpy as np
 
 from automixer.mixing.believers import BELIEVERS
 from automixer.mixing.config import metric_key
+from automixer.mixing.mde import EXPERTS, finished_experts, load_estimator, mde_name_for
 from automixer.mixing.metrics import group_of, resolve_directions
 from automixer.mixing.runs_table import Runs, parse_runs
 from automixer.mixing.sampling import project_to_bounds
@@ -76,7 +77,8 @@ def propose_indices(
     if len(cand) < k:
         raise ValueError(f"only {len(cand)} candidates for {k} picks")
     believer = BELIEVERS[config.sweep.next_model]
-    believers = [believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed) for j in range(Y_NM.shape[1])]
+    mde = mde_inputs(parsed, config, list(weights))
+    believers = [believer(parsed.X_NC[ok], Y_NM[ok, j], config.seed, mde=mde.get(m)) for j, m in enumerate(weights)]
     w_M = np.array(list(weights.values()))
     ref = cand[np.random.default_rng(config.seed).permutation(len(cand))[:NUM_REFERENCE]]
     allowed = np.ones(len(cand), bool)
@@ -102,6 +104,22 @@ def propose_indices(
         for j, b in enumerate(believers):
             b.add(cand[i], mean_MQ[j, i])
     return picks
+
+
+def mde_inputs(parsed: Runs, config, metrics: list[str]) -> dict[str, tuple]:
+    """metric -> (experts folder, components, MDE estimate) where the GP believer also reads the metric's MDE
+    estimate (``sweep.next_model: gp`` with the workdir's experts, unless ``fit.features: weights``); the
+    power law reads the weights only."""
+    if config.sweep.next_model != "gp" or config.fit.features == "weights":
+        return {}
+    root = config.workdir_path / EXPERTS
+    missing = sorted(set(parsed.components) - set(finished_experts(root)))
+    if missing:
+        if config.fit.features == "mde":
+            raise StageError(f"{root}: fit.features is mde, but component {missing[0]!r} has no finished expert")
+        return {}
+    names = load_estimator(root, parsed.components).names()
+    return {m: (root, parsed.components, est) for m in metrics if (est := mde_name_for(m, names))}
 
 
 def objective_weights(parsed: Runs, config, signal: dict[str, float] | None = None) -> dict[str, float]:

@@ -15,7 +15,9 @@ Two kinds (``sweep.next_model``):
   out-of-fold error as noise; a candidate's variance is that noise plus g S g' (g the law's gradient in
   its parameters). It aims the picks at what the law, the surrogate ``fit`` keeps most often on real
   swarms, still does not know.
-- ``gp``: the Gaussian process of surrogates/_models.py; conditioning keeps its kernel hyperparameters.
+- ``gp``: the Gaussian process of surrogates/_models.py; conditioning keeps its kernel hyperparameters. Given
+  ``mde`` (the experts' folder, the components, the metric's estimate), it also reads the metric's MDE estimate
+  of each mixture as one more input (surrogates/_mde.py), as ``fit.features`` does for the surrogates.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from scipy.linalg import cho_solve
 from sklearn.gaussian_process import GaussianProcessRegressor
 
-from automixer.mixing.surrogates import GPSurrogate, PowerLawSurrogate, transform_weights
+from automixer.mixing.surrogates import GPSurrogate, MDEFeatureSurrogate, PowerLawSurrogate, transform_weights
 
 FLAT_PRECISION = 1e-6
 """Prior precision of the power law's c, k, alpha and tau (flat: the data decide them)."""
@@ -33,8 +35,9 @@ FLAT_PRECISION = 1e-6
 class LawBeliever:
     """A power law on one metric with a Gaussian posterior over its parameters (linearised)."""
 
-    def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int):
-        """``seed`` is unused (the least-squares fit is deterministic); it keeps GPBeliever's signature."""
+    def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int, mde: tuple | None = None):
+        """``seed`` and ``mde`` are unused (the least-squares fit is deterministic; the law reads weights only);
+        they keep GPBeliever's signature."""
         self.model = PowerLawSurrogate().fit(X_NC, y_N)
         self.noise = self.model.predict(X_NC[:1], return_std=True)[1][0] ** 2 + 1e-12
         g_NP = self.model.gradient(X_NC)
@@ -60,25 +63,34 @@ class LawBeliever:
 class GPBeliever:
     """A GP on one metric that can be conditioned on pending picks at their predicted value."""
 
-    def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int):
-        self.model = GPSurrogate(random_state=seed).fit(X_NC, y_N)
+    def __init__(self, X_NC: np.ndarray, y_N: np.ndarray, seed: int, mde: tuple | None = None):
+        if mde:
+            experts, components, estimate = mde
+            outer = MDEFeatureSurrogate(base="gp", experts=str(experts), components=tuple(components),
+                                        estimate=estimate, random_state=seed).fit(X_NC, y_N)
+            self.model, self.inputs = outer.base_, outer.inputs
+        else:
+            self.model, self.inputs = GPSurrogate(random_state=seed).fit(X_NC, y_N), (lambda X: X)
         self.X, self.y = X_NC, y_N
         self.gp = self.model.gp_
 
+    def _z(self, X_NC: np.ndarray) -> np.ndarray:
+        """The GP's inputs of weight rows (transformed weights, and the MDE estimate where given)."""
+        return transform_weights(self.inputs(X_NC), self.model.weight_transform)
+
     def predict(self, cand_QC: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.gp.predict(transform_weights(cand_QC, self.model.weight_transform), return_std=True)
+        return self.gp.predict(self._z(cand_QC), return_std=True)
 
     def variance_reduction(self, cand_QC: np.ndarray, ref_RC: np.ndarray, var_Q: np.ndarray) -> np.ndarray:
-        tf = self.model.weight_transform
-        Zx, Zq, Zr = (transform_weights(a, tf) for a in (self.X, cand_QC, ref_RC))
+        Zx, Zq, Zr = (self._z(a) for a in (self.X, cand_QC, ref_RC))
         k = self.gp.kernel_
         cov_RQ = (k(Zr, Zq) - k(Zx, Zr).T @ cho_solve((self.gp.L_, True), k(Zx, Zq))) * self.gp._y_train_std ** 2
         return (cov_RQ**2).sum(0) / np.maximum(var_Q, 1e-12)
 
     def add(self, x_C: np.ndarray, y: float) -> None:
         self.X, self.y = np.vstack([self.X, x_C]), np.append(self.y, y)
-        self.gp = GaussianProcessRegressor(self.gp.kernel_, normalize_y=True, optimizer=None).fit(
-            transform_weights(self.X, self.model.weight_transform), self.y)
+        gp = GaussianProcessRegressor(self.gp.kernel_, normalize_y=True, optimizer=None)
+        self.gp = gp.fit(self._z(self.X), self.y)
 
 
 BELIEVERS = {"power_law": LawBeliever, "gp": GPBeliever}

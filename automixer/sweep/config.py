@@ -94,7 +94,8 @@ class SweepConfig:
     """Train the natural (token-proportional) mixture as the first proxy."""
     next_model: Literal["power_law", "gp"] = "power_law"
     """Model behind ``sweep --next`` picks, one per objective metric (automixer/mixing/believers.py): the
-    power law (linearised) or a GP. On the Olmix swarm the power law's picks saved more proxies (README)."""
+    power law (linearised) or a GP. On the Olmix swarm the power law's picks saved more proxies (README). With
+    the workdir's experts (and ``fit.features`` not ``weights``) the GP also reads each metric's MDE estimate."""
     experts: bool = False
     """Also train one data expert per component (a proxy on that component alone, same size and tokens) and
     store its probabilities of the scored tokens in ``<workdir>/experts`` for the MDE estimate (``fit.features``;

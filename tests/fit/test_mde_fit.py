@@ -8,12 +8,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
+from scipy.stats import spearmanr
 from sklearn.base import clone
 
 from automixer.config import config_from_dict
 from automixer.flows.fit import run_fit
 from automixer.flows.predict import run_predict
+from automixer.mixing.acquisition import mde_inputs, propose_next
+from automixer.mixing.believers import GPBeliever
 from automixer.mixing.mde import EXPERTS, ExpertStore, MDEEstimator, SetIndex, write_expert, write_index
+from automixer.mixing.runs_table import parse_runs
 from automixer.mixing.surrogates import (
     MDECalibratedSurrogate,
     MDEFeatureSurrogate,
@@ -115,3 +119,20 @@ def test_surrogate_set_predicts_from_weights_alone(workdir):
     sset = SurrogateSet.load(workdir / "s")
     mean, std = sset.predict(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))["metric/code_bpb"]
     assert mean[0] < mean[1] and std is not None  # expert a knows the code set, c does not
+
+
+def test_sweep_next_gp_believer_reads_the_mde_estimate(workdir):
+    runs = parse_runs(pcsv.read_csv(workdir / "runs.csv"), "runs.csv")
+    config = config_from_dict({"workdir": str(workdir), "seed": 0, "sweep": {"next_model": "gp"},
+                               "optimize": {"objective": {"code_bpb": 1.0}}})
+    mde = mde_inputs(runs, config, ["metric/code_bpb", "metric/math_bpb"])
+    assert mde["metric/code_bpb"][2] == "code_bpb" and mde["metric/math_bpb"][2] == "math_bpb"
+    y = runs.metrics["metric/code_bpb"]
+    fresh = np.random.default_rng(8).dirichlet(np.ones(3), size=40)
+    truth = 0.2 + 1.5 * MDEEstimator(ExpertStore(workdir / EXPERTS, COMPONENTS)).estimate(fresh)["code_bpb"]
+    with_mde = GPBeliever(runs.X_NC, y, 0, mde=mde["metric/code_bpb"]).predict(fresh)[0]
+    assert spearmanr(with_mde, truth).statistic > 0.98
+    picks = propose_next(runs, 3, config)
+    assert len(picks) == 3 and all(abs(sum(p.values()) - 1) < 1e-5 for p in picks)
+    law = config_from_dict({"workdir": str(workdir), "sweep": {"next_model": "power_law"}})
+    assert mde_inputs(runs, law, ["metric/code_bpb"]) == {}  # the power law reads the weights only

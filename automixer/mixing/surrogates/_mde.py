@@ -60,7 +60,8 @@ class MDEFeatureSurrogate(_MDEInput):
         self.estimate = estimate
         self.random_state = random_state
 
-    def _features(self, X: np.ndarray) -> np.ndarray:
+    def inputs(self, X: np.ndarray) -> np.ndarray:
+        """What the base surrogate reads: the weights and the rescaled estimate as one more column."""
         scaled = 1.0 + (self._estimate(X) - self.low_) / self.span_
         return np.column_stack([X, scaled])
 
@@ -70,10 +71,10 @@ class MDEFeatureSurrogate(_MDEInput):
         self._remember_experts()
         m = self._estimate(X)
         self.low_, self.span_ = float(m.min()), float(np.ptp(m)) or 1.0
-        self.base_ = make_model(BASE_MODELS, self.base, self.random_state).fit(self._features(X), y)
+        self.base_ = make_model(BASE_MODELS, self.base, self.random_state).fit(self.inputs(X), y)
 
     def _predict(self, X, return_std):
-        return self.base_.predict(self._features(X), return_std=return_std)
+        return self.base_.predict(self.inputs(X), return_std=return_std)
 
     def _state(self):
         return {"low": self.low_, "span": self.span_, "experts_fingerprint": self.experts_fingerprint_}, {}
