@@ -34,6 +34,14 @@ class ModelConfig:
     """Step of the aux-loss-free balancing bias (DeepSeek-V3) after each optimizer step; 0 disables it."""
     rope_base: float = 10000.0
     """RoPE frequency base."""
+    moe_dispatch: Literal["sorted", "loop", "dense"] = "sorted"
+    """How tokens reach their experts: sorted (one sort by expert, one gather, one matmul per expert, one
+    scatter-add), loop (a nonzero and an out-of-place index_add per expert) or dense (every expert on
+    every token, weighted by the gates: top_k / num_experts of its FLOPs are useful). Same model, same
+    result up to float rounding; benchmarks/bench_proxy.py measures them."""
+    loss_chunk: int = 128
+    """Rows per chunk of the fused head + cross-entropy in training (proxies/loss.py); 0 materialises the
+    whole (tokens x vocab) logits as the plain path does."""
 
     def validate(self) -> None:
         for name in ("d_model", "n_layers", "n_heads", "num_experts", "expert_hidden", "seq_len"):
@@ -49,6 +57,8 @@ class ModelConfig:
             raise ValueError(f"window and global_every must be at least 1, got {self.window}, {self.global_every}")
         if self.aux_loss_coef < 0 or self.bias_update_rate < 0:
             raise ValueError("aux_loss_coef and bias_update_rate must be >= 0 (0 disables)")
+        if self.loss_chunk < 0:
+            raise ValueError(f"loss_chunk must be >= 0 (0: plain cross-entropy), got {self.loss_chunk}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +89,10 @@ class TrainConfig:
     """Sequences per evaluation forward pass."""
     num_threads: int = 1
     """CPU threads per proxy (runs are bit-identical only at a fixed count); 0 keeps torch's default."""
+    cpu_bf16: bool = False
+    """Train under bf16 autocast on CPU too (CUDA always uses it); benchmarks/bench_proxy.py measures it."""
+    compile: bool = False
+    """torch.compile the model before training (inductor; the first proxy of a process pays the compile)."""
 
     def validate(self) -> None:
         if self.steps < 1 or self.batch_size < 1:

@@ -11,6 +11,9 @@ Shaped like the target model family at small scale. What is unusual compared to 
   ``global_every``-th layer, which is global causal; both go through F.scaled_dot_product_attention
   (the sliding layers with a boolean mask built once per sequence length).
 - RMSNorm, RoPE, no biases, input embedding tied to the output head.
+- Speed without changing the model (benchmarks/bench_proxy.py --throughput measures each): tokens reach
+  their experts sorted by expert (``moe_dispatch``), and in training the head and the cross-entropy run
+  fused over row chunks (proxies/loss.py, ``loss_chunk``), so the (tokens x vocab) logits are never kept.
 
 Shape suffixes (torchtitan moe.py style):
     B batch, T sequence, D model dim, H heads, K head dim (D / H), V vocab,
@@ -26,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from proxies.config import ModelConfig
+from proxies.loss import linear_cross_entropy
 
 # --- building blocks ------------------------------------------------------------------------------
 
@@ -95,7 +99,7 @@ class MoE(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         E, D, Fh = cfg.num_experts, cfg.d_model, cfg.expert_hidden
-        self.num_experts, self.top_k = E, cfg.top_k
+        self.num_experts, self.top_k, self.dispatch = E, cfg.top_k, cfg.moe_dispatch
         self.router = nn.Linear(D, E, bias=False)
         # Experts as stacked weights; Muon treats each expert's matrix separately (batched Newton-Schulz).
         self.w1_EDF = nn.Parameter(torch.empty(E, D, Fh))
@@ -119,21 +123,51 @@ class MoE(nn.Module):
         B, T, D = x_BTD.shape
         x_ND = x_BTD.reshape(B * T, D)
         idx_NA, gates_NA, scores_NE = self.route(x_ND)
-        out_ND = self.shared(x_ND)
-        for e in range(self.num_experts):
-            token_idx, slot_idx = (idx_NA == e).nonzero(as_tuple=True)
-            if token_idx.numel() == 0:
-                continue
-            h_ND = x_ND[token_idx]
-            h_NF = F.silu(h_ND @ self.w1_EDF[e].to(h_ND.dtype)) * (h_ND @ self.w3_EDF[e].to(h_ND.dtype))
-            y_ND = (h_NF @ self.w2_EFD[e].to(h_ND.dtype)) * gates_NA[token_idx, slot_idx, None].to(h_ND.dtype)
-            out_ND = out_ND.index_add(0, token_idx, y_ND.to(out_ND.dtype))
+        routed = {"sorted": self._routed_sorted, "loop": self._routed_loop, "dense": self._routed_dense}[self.dispatch]
+        out_ND = self.shared(x_ND) + routed(x_ND, idx_NA, gates_NA)
         load_E = torch.bincount(idx_NA.flatten(), minlength=self.num_experts).float()
         self.load_E = load_E.detach()
         probs_NE = scores_NE / scores_NE.sum(dim=-1, keepdim=True).clamp_min(1e-9)
         frac_E = load_E / load_E.sum()
         self.aux_loss = self.num_experts * (frac_E * probs_NE.mean(dim=0)).sum()
         return out_ND.view(B, T, D)
+
+    def _expert(self, e: int, h_ND: torch.Tensor) -> torch.Tensor:
+        dt = h_ND.dtype
+        return (F.silu(h_ND @ self.w1_EDF[e].to(dt)) * (h_ND @ self.w3_EDF[e].to(dt))) @ self.w2_EFD[e].to(dt)
+
+    def _routed_loop(self, x_ND, idx_NA, gates_NA) -> torch.Tensor:
+        """Per expert: nonzero, gather, SwiGLU, out-of-place index_add (the first implementation)."""
+        out_ND = torch.zeros_like(x_ND)
+        for e in range(self.num_experts):
+            token_idx, slot_idx = (idx_NA == e).nonzero(as_tuple=True)
+            if token_idx.numel() == 0:
+                continue
+            y_ND = self._expert(e, x_ND[token_idx]) * gates_NA[token_idx, slot_idx, None].to(x_ND.dtype)
+            out_ND = out_ND.index_add(0, token_idx, y_ND.to(out_ND.dtype))
+        return out_ND
+
+    def _routed_sorted(self, x_ND, idx_NA, gates_NA) -> torch.Tensor:
+        """Slots (token, choice) sorted by expert: one gather, one matmul chain per expert, one scatter-add."""
+        N, A = idx_NA.shape
+        expert_S = idx_NA.reshape(-1)  # S = N * A slots
+        order_S = torch.argsort(expert_S, stable=True)
+        counts = torch.bincount(expert_S, minlength=self.num_experts).tolist()
+        token_S = order_S // A
+        x_SD = x_ND[token_S]
+        y_SD = torch.cat([self._expert(e, xs_D) for e, xs_D in enumerate(x_SD.split(counts))])
+        y_SD = y_SD * gates_NA.reshape(-1)[order_S, None].to(y_SD.dtype)
+        return torch.zeros_like(x_ND).index_add_(0, token_S, y_SD.to(x_ND.dtype))
+
+    def _routed_dense(self, x_ND, idx_NA, gates_NA) -> torch.Tensor:
+        """Every expert on every token (batched matmuls), combined with the gates (zero off the top-k)."""
+        dt = x_ND.dtype
+        x_END = x_ND.expand(self.num_experts, *x_ND.shape)
+        h_ENF = F.silu(torch.bmm(x_END, self.w1_EDF.to(dt))) * torch.bmm(x_END, self.w3_EDF.to(dt))
+        y_END = torch.bmm(h_ENF, self.w2_EFD.to(dt))
+        combine_NE = torch.zeros(idx_NA.shape[0], self.num_experts, dtype=dt, device=x_ND.device)
+        combine_NE = combine_NE.scatter(1, idx_NA, gates_NA.to(dt))
+        return torch.einsum("ne,end->nd", combine_NE, y_END)
 
     @torch.no_grad()
     def update_balance_bias(self, rate: float) -> None:
@@ -192,7 +226,8 @@ class ProxyModel(nn.Module):
         return [block.moe for block in self.blocks]
 
     def forward(self, idx_BT: torch.Tensor, targets_BT: torch.Tensor | None = None):
-        """(logits_BTV, loss): loss is next-token cross-entropy plus aux_loss_coef * balance loss."""
+        """(logits_BTV, loss): loss is next-token cross-entropy plus aux_loss_coef * balance loss. With targets
+        and ``loss_chunk`` > 0 the logits are not materialised (proxies/loss.py) and come back as None."""
         T = idx_BT.shape[1]
         if T > self.cfg.seq_len:
             raise ValueError(f"sequence of {T} tokens is longer than model.seq_len={self.cfg.seq_len}")
@@ -200,10 +235,18 @@ class ProxyModel(nn.Module):
         cos_TK, sin_TK = self.cos_TK[:T], self.sin_TK[:T]
         for block in self.blocks:
             x_BTD = block(x_BTD, cos_TK, sin_TK)
-        logits_BTV = self.head(self.norm(x_BTD)).float()
-        if targets_BT is None:
-            return logits_BTV, None
-        loss = F.cross_entropy(logits_BTV.view(-1, self.vocab_size), targets_BT.reshape(-1))
+        h_BTD = self.norm(x_BTD)
+        if targets_BT is not None and self.cfg.loss_chunk > 0:  # fused head + loss: no logits kept
+            logits_BTV = None
+            dev = h_BTD.device.type
+            dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+            loss = linear_cross_entropy(h_BTD.reshape(-1, h_BTD.shape[-1]), self.head.weight, targets_BT.reshape(-1),
+                                        chunk=self.cfg.loss_chunk, dtype=dtype)
+        else:
+            logits_BTV = self.head(h_BTD).float()
+            if targets_BT is None:
+                return logits_BTV, None
+            loss = F.cross_entropy(logits_BTV.view(-1, self.vocab_size), targets_BT.reshape(-1))
         if self.cfg.aux_loss_coef > 0:
             loss = loss + self.cfg.aux_loss_coef * torch.stack([m.aux_loss for m in self.moe_layers()]).mean()
         return logits_BTV, loss

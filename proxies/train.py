@@ -52,12 +52,17 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def uses_bf16(tc, device: torch.device) -> bool:
+    """bf16 autocast: always on CUDA, on CPU when ``train.cpu_bf16``."""
+    return device.type == "cuda" or tc.cpu_bf16
+
+
 def train_step(model, stream, opt, tc, device, step: int) -> torch.Tensor:
     """One optimizer step at the schedule's learning rate (bf16 autocast on CUDA); returns the loss."""
     for group in opt.param_groups:
         group["lr"] = group["peak_lr"] * lr_factor(step, tc.steps, tc.warmup_frac, tc.min_lr_frac)
     x_BT, y_BT = stream.next_batch(device)
-    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=uses_bf16(tc, device)):
         _, loss = model(x_BT, y_BT)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -105,7 +110,7 @@ def train_proxy(
     stream = MixtureStream(components, seq_len=config.model.seq_len, batch_size=config.train.batch_size, seed=seed)
     opt = build_optimizer(model, config.train)
     train_started = time.time()
-    train_loss = _train_loop(model, stream, opt, config, dev)
+    train_loss = _train_loop(torch.compile(model) if config.train.compile else model, stream, opt, config, dev)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     train_s = time.time() - train_started

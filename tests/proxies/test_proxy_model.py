@@ -104,10 +104,12 @@ def test_model_loss_is_finite_and_backward_reaches_every_weight():
     torch.manual_seed(0)
     model = ProxyModel(TINY, vocab_size=32)
     idx = torch.randint(0, 32, (2, 16), generator=_seeded(4))
-    logits, loss = model(idx, idx)
+    fused_logits, loss = model(idx, idx)  # training: the fused head + loss keeps no logits
     loss.backward()
-    assert logits.shape == (2, 16, 32) and torch.isfinite(loss)
+    assert fused_logits is None and torch.isfinite(loss)
     assert all(p.grad is not None for p in model.parameters())
+    logits, no_loss = model(idx)
+    assert logits.shape == (2, 16, 32) and no_loss is None
 
 
 def test_newton_schulz_orthogonalises_a_matrix_and_a_stack():
