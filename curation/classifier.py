@@ -106,7 +106,8 @@ class QualityClassifier:
             m = self.meta["linear"]
             X = _vectorizer(m["n_features"], m["ngram_max"]).transform(texts)
             return 1.0 / (1.0 + np.exp(-(X @ self.coef_ + m["intercept"])))
-        X = np.array([features(t, self.config.max_chars) for t in texts], dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+        rows = [features(t, self.config.max_chars) for t in texts]
+        X = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
         return self.booster_.predict(X)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
@@ -117,7 +118,8 @@ class QualityClassifier:
         if self.kind == "constant":
             return np.full(len(texts), 0.5)
         if self.kind == "ensemble":
-            ranks = [_rank(self._predict_part(p, texts), np.asarray(self.meta["quantiles"][p])) for p in ("linear", "lgbm")]
+            quantiles = self.meta["quantiles"]
+            ranks = [_rank(self._predict_part(p, texts), np.asarray(quantiles[p])) for p in ("linear", "lgbm")]
             return np.mean(ranks, axis=0)
         return np.asarray(self._predict_part(self.kind, texts), dtype=np.float64)
 

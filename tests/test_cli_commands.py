@@ -103,5 +103,5 @@ def test_demo_data_builds_every_source(tmp_path):
     assert (tmp_path / "eval" / "math_choices.jsonl").exists()
     code_train = {p.stem for p in (tmp_path / "stdlib_code").iterdir()}
     import json
-    code_eval = {json.loads(l)["id"] for l in (tmp_path / "eval" / "code.jsonl").read_text().splitlines()}
+    code_eval = {json.loads(line)["id"] for line in (tmp_path / "eval" / "code.jsonl").read_text().splitlines()}
     assert not code_train & code_eval
