@@ -75,6 +75,9 @@ def _first_line(exc: Exception) -> str:
 
 
 def _hint(exc: Exception) -> str:
-    if isinstance(exc, duckdb.PermissionException):
-        return " (automixer sql reads only the catalog and the workdir's Parquet files)"
-    return ""
+    if not isinstance(exc, duckdb.PermissionException):
+        return ""
+    hint = " (automixer sql reads only the catalog and the workdir's Parquet files"
+    if ".parquet" in str(exc):  # a view names shards by absolute path: outside means another workdir's
+        hint += "; a view reading Parquet files elsewhere was made in a workdir that has since moved or been copied"
+    return hint + ")"

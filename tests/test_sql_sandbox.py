@@ -4,6 +4,7 @@ with a one-line error (exit 2) and leaves the files as they were."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import duckdb
 import pyarrow as pa
@@ -109,3 +110,12 @@ def test_an_empty_query_is_a_clear_error(query, workdir, capsys):
 def test_a_syntax_error_is_one_line(workdir, capsys):
     code, out, err = _sql(workdir, "SELEC 1", capsys)
     assert code == 2 and err.startswith("automixer sql: error: query failed:") and err.count("\n") == 1
+
+
+def test_a_copied_workdir_does_not_read_the_original_shards(workdir, tmp_path, capsys):
+    """Views name shards by absolute path: in a copy they point at the original workdir, outside the copy."""
+    copy = shutil.copytree(workdir, tmp_path / "copy")
+    assert _sql(copy, "SELECT count(*) AS n FROM ledger", capsys)[0] == 0
+    code, out, err = _sql(copy, "SELECT count(*) AS n FROM curate_kept", capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert str(workdir / "curate" / "kept") in err and "moved or been copied" in err
