@@ -63,7 +63,10 @@ class Catalog:
         if read_only and not self.path.exists():
             raise AutomixerError(f"no catalog at {self.path}: run a stage first (e.g. automixer curate CONFIG)")
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:  # not a DuckDB file, or another process holds its write lock
+            raise AutomixerError(f"{self.path}: cannot open the catalog: {str(exc).strip().splitlines()[0]}") from None
         if not read_only:
             self.con.execute(_LEDGER_DDL)
             self.con.execute(_RUNS_DDL)

@@ -119,3 +119,12 @@ def test_a_copied_workdir_does_not_read_the_original_shards(workdir, tmp_path, c
     code, out, err = _sql(copy, "SELECT count(*) AS n FROM curate_kept", capsys)
     assert code == 2 and out == "" and err.count("\n") == 1
     assert str(workdir / "curate" / "kept") in err and "moved or been copied" in err
+
+
+@pytest.mark.parametrize("command", ["sql", "stats"])
+def test_a_catalog_that_is_not_a_duckdb_file(command, tmp_path, capsys):
+    (tmp_path / "catalog.duckdb").write_text("not a database\n")
+    code = cli.main([command, "-w", str(tmp_path)] + (["SELECT 1"] if command == "sql" else []))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{tmp_path / 'catalog.duckdb'}: cannot open the catalog" in err
