@@ -66,7 +66,10 @@ class Catalog:
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:  # not a DuckDB file, or another process holds its write lock
-            raise AutomixerError(f"{self.path}: cannot open the catalog: {str(exc).strip().splitlines()[0]}") from None
+            reason = str(exc).strip().splitlines()[0]
+            hint = "; another automixer command is writing it: try again when it has finished" \
+                if "Could not set lock" in reason else ""
+            raise AutomixerError(f"{self.path}: cannot open the catalog: {reason}{hint}") from None
         if not read_only:
             self.con.execute(_LEDGER_DDL)
             self.con.execute(_RUNS_DDL)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pyarrow as pa
@@ -128,3 +130,15 @@ def test_a_catalog_that_is_not_a_duckdb_file(command, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert f"{tmp_path / 'catalog.duckdb'}: cannot open the catalog" in err
+
+
+def test_a_catalog_another_process_is_writing(workdir, capsys):
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); sys.stdin.read()", str(workdir / "catalog.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, out, err = _sql(workdir, "SELECT 1", capsys)
+    finally:
+        holder.communicate("")
+    assert code == 2 and err.count("\n") == 1 and "another automixer command is writing it" in err
