@@ -83,13 +83,19 @@ def _scored_nll(model, seqs: list[Scored], *, batch_size: int, device):
             weight[r, max(s.start - shift, 1) - 1:len(row) - 1] = 1.0
         ids, weight = ids.to(device), weight.to(device)
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=ids.is_cuda):
-            logits_BTV, _ = model(ids[:, :-1])
-        # (B*T, V) rows: the class-dim-second layout of a transposed (B, V, T) view is ~10x slower on CPU
-        B, T, V = logits_BTV.shape
-        nll_BT = F.cross_entropy(logits_BTV.float().reshape(B * T, V), ids[:, 1:].reshape(-1),
-                                 reduction="none").view(B, T)
-        for r in range(B):
+            nll_BT = _token_nll(model, ids)
+        for r in range(len(chunk)):
             yield order[b + r], nll_BT[r][weight[r] > 0]
+
+
+def _token_nll(model, ids_BT: torch.Tensor) -> torch.Tensor:
+    """Next-token loss at every position: the model's own (chunked, proxies/model.py) where it has one."""
+    if hasattr(model, "token_nll"):
+        return model.token_nll(ids_BT[:, :-1], ids_BT[:, 1:]).float()
+    logits_BTV, _ = model(ids_BT[:, :-1])
+    # (B*T, V) rows: the class-dim-second layout of a transposed (B, V, T) view is ~10x slower on CPU
+    B, T, V = logits_BTV.shape
+    return F.cross_entropy(logits_BTV.float().reshape(B * T, V), ids_BT[:, 1:].reshape(-1), reduction="none").view(B, T)
 
 
 def sequence_losses(model, seqs: list[Scored], *, batch_size: int, device) -> list[float]:

@@ -56,3 +56,13 @@ def linear_cross_entropy(h_ND: torch.Tensor, w_VD: torch.Tensor, t_N: torch.Tens
     """Mean next-token cross-entropy of the head ``w_VD`` on hidden states ``h_ND`` (see module docstring);
     the matmuls run in ``dtype`` (default: h's), the softmax in float32."""
     return LinearCrossEntropy.apply(h_ND, w_VD, t_N, chunk, dtype or h_ND.dtype)
+
+
+@torch.no_grad()
+def token_nll(h_ND: torch.Tensor, w_VD: torch.Tensor, t_N: torch.Tensor, *, chunk: int) -> torch.Tensor:
+    """Next-token loss (nats, float32) of every row, the logits made ``chunk`` rows at a time (scoring)."""
+    out_N = torch.empty(h_ND.shape[0], dtype=torch.float32, device=h_ND.device)
+    for s in range(0, h_ND.shape[0], chunk):
+        logits_CV = (h_ND[s:s + chunk] @ w_VD.T.to(h_ND.dtype)).float()
+        out_N[s:s + chunk] = torch.logsumexp(logits_CV, dim=-1) - logits_CV.gather(1, t_N[s:s + chunk, None]).squeeze(1)
+    return out_N

@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from proxies.config import ModelConfig
-from proxies.loss import linear_cross_entropy
+from proxies.loss import linear_cross_entropy, token_nll
 
 # --- building blocks ------------------------------------------------------------------------------
 
@@ -228,14 +228,7 @@ class ProxyModel(nn.Module):
     def forward(self, idx_BT: torch.Tensor, targets_BT: torch.Tensor | None = None):
         """(logits_BTV, loss): loss is next-token cross-entropy plus aux_loss_coef * balance loss. With targets
         and ``loss_chunk`` > 0 the logits are not materialised (proxies/loss.py) and come back as None."""
-        T = idx_BT.shape[1]
-        if T > self.cfg.seq_len:
-            raise ValueError(f"sequence of {T} tokens is longer than model.seq_len={self.cfg.seq_len}")
-        x_BTD = self.embed(idx_BT)
-        cos_TK, sin_TK = self.cos_TK[:T], self.sin_TK[:T]
-        for block in self.blocks:
-            x_BTD = block(x_BTD, cos_TK, sin_TK)
-        h_BTD = self.norm(x_BTD)
+        h_BTD = self.hidden(idx_BT)
         if targets_BT is not None and self.cfg.loss_chunk > 0:  # fused head + loss: no logits kept
             logits_BTV = None
             dev = h_BTD.device.type
@@ -250,6 +243,28 @@ class ProxyModel(nn.Module):
         if self.cfg.aux_loss_coef > 0:
             loss = loss + self.cfg.aux_loss_coef * torch.stack([m.aux_loss for m in self.moe_layers()]).mean()
         return logits_BTV, loss
+
+    def hidden(self, idx_BT: torch.Tensor) -> torch.Tensor:
+        """h_BTD: the final normed hidden states, which the head turns into logits."""
+        T = idx_BT.shape[1]
+        if T > self.cfg.seq_len:
+            raise ValueError(f"sequence of {T} tokens is longer than model.seq_len={self.cfg.seq_len}")
+        x_BTD = self.embed(idx_BT)
+        cos_TK, sin_TK = self.cos_TK[:T], self.sin_TK[:T]
+        for block in self.blocks:
+            x_BTD = block(x_BTD, cos_TK, sin_TK)
+        return self.norm(x_BTD)
+
+    @torch.no_grad()
+    def token_nll(self, idx_BT: torch.Tensor, targets_BT: torch.Tensor) -> torch.Tensor:
+        """nll_BT: next-token loss (nats, float32) at every position, for scoring; the logits are made over
+        row chunks of ``loss_chunk`` (all at once when it is 0)."""
+        h_BTD = self.hidden(idx_BT)
+        h_ND, t_N = h_BTD.reshape(-1, h_BTD.shape[-1]), targets_BT.reshape(-1)
+        if self.cfg.loss_chunk > 0:
+            return token_nll(h_ND, self.head.weight, t_N, chunk=self.cfg.loss_chunk).view(targets_BT.shape)
+        logits_NV = self.head(h_ND).float()
+        return F.cross_entropy(logits_NV, t_N, reduction="none").view(targets_BT.shape)
 
     def update_balance_bias(self) -> None:
         """Call after each optimizer step (aux-loss-free balancing)."""
