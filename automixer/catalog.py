@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from dataplane.errors import AutomixerError
-from dataplane.store import StageStore
+from dataplane.store import StageStore, ensure_dir
 
 CATALOG_NAME = "catalog.duckdb"
 
@@ -62,7 +62,8 @@ class Catalog:
         self.path = self.workdir / CATALOG_NAME
         if read_only and not self.path.exists():
             raise AutomixerError(f"no catalog at {self.path}: run a stage first (e.g. automixer curate CONFIG)")
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            ensure_dir(self.workdir, "workdir")
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:  # not a DuckDB file, or another process holds its write lock

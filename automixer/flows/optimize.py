@@ -24,6 +24,7 @@ from automixer.mixing.runs_table import Runs, read_components
 from automixer.mixing.surrogates import SurrogateSet
 from automixer.plots import pareto_mask, plot_mixture, plot_pareto
 from dataplane.errors import ConfigError
+from dataplane.store import ensure_dir
 
 
 def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
@@ -38,6 +39,9 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
     runs = sset.fitted_runs()
     X_runs = runs.X_NC[:, [runs.components.index(c) for c in sset.components]]
     out = Path(out_file)
+    ensure_dir(out.parent, "optimize --out folder")  # before any work: the YAML, blend file and plots go there
+    if config is not None:
+        ensure_dir(config.workdir_path, "workdir")  # the catalog and resolved config go there
     with stage_or_nothing(config, "optimize") as detail:
         objective = optimizer.Objective(sset, opt_cfg)
         print(f"optimize: objective {', '.join(f'{m} x {w:.3g}' for m, w in objective.weights.items())} "

@@ -271,3 +271,12 @@ def test_a_damaged_lightgbm_model_file(mixtures, tmp_path, capsys):
     booster.write_text("tree\nnot a model\n")
     code, _, err = _cli(capsys, *args)
     _one_line_error(code, err, "predict", booster, "not a LightGBM model file")
+
+
+def test_optimize_into_an_unwritable_workdir_or_under_a_file(fitted, unwritable_dir, tmp_path, capsys):
+    code, _, err = _cli(capsys, "optimize", _config(tmp_path, unwritable_dir), "--surrogate", fitted,
+                        "--out", tmp_path / "m.yaml")
+    _one_line_error(code, err, "optimize", f"workdir {unwritable_dir}", "not writable")
+    (tmp_path / "a_file").write_text("")
+    code, _, err = _cli(capsys, "optimize", "--surrogate", fitted, "--out", tmp_path / "a_file" / "m.yaml")
+    _one_line_error(code, err, "optimize", tmp_path / "a_file", "is a file")
