@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from proxies.config import ModelConfig, ProxyConfig, TrainConfig
-from proxies.evaluate import EvalItem, EvalSet, Scored
+from proxies.evaluate import EvalItem, EvalSet, Scored, evaluate
 from proxies.loss import linear_cross_entropy
 from proxies.model import ProxyModel
 from proxies.train import train_proxy
@@ -87,3 +87,15 @@ def test_default_trainer_matches_todays_loss_at_equal_tokens_within_seed_noise(t
     for new, old in zip(default, today):
         assert abs(new[0] - old[0]) < 0.25 * seed_noise
         assert new[1] == pytest.approx(old[1], abs=0.01)
+
+
+def test_chunked_scoring_gives_the_same_metrics_as_full_logits():
+    rng = np.random.default_rng(2)
+    items = tuple(EvalItem(Scored(tuple(int(i) for i in rng.integers(0, 64, n)), 3, 2 * n)) for n in (5, 20, 40))
+    eval_sets = [EvalSet("text", "toy", items)]
+    torch.manual_seed(0)
+    chunked = ProxyModel(dataclasses.replace(MODEL, loss_chunk=7), vocab_size=64)
+    plain = ProxyModel(dataclasses.replace(MODEL, loss_chunk=0), vocab_size=64)
+    plain.load_state_dict(chunked.state_dict())
+    a, b = evaluate(chunked, eval_sets, batch_size=2), evaluate(plain, eval_sets, batch_size=2)
+    assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5) for k in a)
