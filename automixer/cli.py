@@ -162,7 +162,7 @@ def cmd_demo(args):
     """Run every stage of the demo end to end and print each stage's wall time."""
     from automixer.demo import run_demo
 
-    run_demo(args.config or DEMO_CONFIG, ray_address=args.ray_address)
+    run_demo(args.config or DEMO_CONFIG, ray_address=args.ray_address, seed=args.seed)
 
 
 def _add_common(p: argparse.ArgumentParser, config_required: bool = True) -> None:
@@ -264,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "Run every stage on the demo config and print wall times.", "automixer demo")
     p.add_argument("config", nargs="?", help=f"run config (default {DEMO_CONFIG})")
     p.add_argument("--ray-address")
+    p.add_argument("--seed", type=int, help="override the config's seed (another seed works in <workdir>-seed<N>)")
     return parser
 
 

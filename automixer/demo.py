@@ -33,9 +33,13 @@ def _stage_calls(config, workdir: Path, config_path: str):
     ]
 
 
-def run_demo(config_path: str, ray_address: str | None = None) -> dict[str, float]:
-    """Build the demo sources if needed, run each stage, print wall times; return them."""
+def run_demo(config_path: str, ray_address: str | None = None, seed: int | None = None) -> dict[str, float]:
+    """Build the demo sources if needed, run each stage, print wall times; return them.
+
+    A ``seed`` other than the config's runs in ``<workdir>-seed<N>``, so seeds never share finished work."""
     config = load_config(config_path)
+    if seed is not None and seed != config.seed:
+        config = load_config(config_path, {"seed": seed, "workdir": f"{config.workdir}-seed{seed}"})
     workdir = config.workdir_path
     timings: dict[str, float] = {}
 
