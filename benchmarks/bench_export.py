@@ -16,7 +16,7 @@ Printed: wall seconds of the step's own work (Ray start-up excluded), the driver
 polled from /proc) and the largest worker's, and export throughput in tokens/s next to the baseline's.
 
 Run: nice -n 19 .venv/bin/python benchmarks/bench_export.py [--sizes 30000,300000,1000000]
-     [--shard-docs 10000] [--max-words 300] [--workdir /tmp/bench_export]
+     [--shard-docs 10000] [--max-words 300] [--steps components,export,baseline] [--workdir /tmp/bench_export]
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="30000,300000,1000000")
     ap.add_argument("--shard-docs", type=int, default=10000)
     ap.add_argument("--max-words", type=int, default=300, help="documents cut at this many words")
+    ap.add_argument("--steps", default="components,export,baseline", help="the steps to run per size")
     ap.add_argument("--workdir", default="/tmp/bench_export")
     ap.add_argument("--step", choices=["components", "export", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--tokenizer", help=argparse.SUPPRESS)
@@ -173,11 +174,11 @@ def main() -> None:
     for size in map(int, args.sizes.split(",")):
         workdir = build_workdir(size, root, args.shard_docs, args.max_words)
         shutil.rmtree(workdir / "components", ignore_errors=True)
-        results = {s: run_step(s, workdir, root / "full_tokenizer.json") for s in ("components", "export", "baseline")}
+        results = {s: run_step(s, workdir, root / "full_tokenizer.json") for s in args.steps.split(",")}
         for step, r in results.items():
             first_driver.setdefault(step, r["driver_mb"])
             note = ""
-            if step == "export":
+            if step == "export" and "baseline" in results:
                 base = results["baseline"]
                 note = f"  {r['tokens'] / r['seconds'] / (base['tokens'] / base['seconds']):.0%}"
             if step != "baseline":
