@@ -20,8 +20,8 @@ CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium and chromium-driver "
                                                           "(apt-get install -y chromium chromium-driver)")
 
-HEADINGS = ["Sources and curation", "Dedup", "Synthetic data", "The swarm", "Surrogates", "The mixture",
-            "Validation", "Provenance"]
+HEADINGS = ["Sources and curation", "Dedup", "Synthetic data", "The swarm", "Mixtures of data experts",
+            "Surrogates", "The mixture", "Validation", "Provenance"]
 
 
 def _save_shot(name: str, png: bytes) -> None:
@@ -68,4 +68,4 @@ def test_curate_only_page_shows_curation_and_names_what_has_not_run(small_run):
     html = (partial / "index.html").read_text(encoding="utf-8")
     for command in ("dedup", "synth", "sweep", "fit", "optimize"):
         assert f"Run <code>automixer {command} {config_path}" in html
-    assert html.count('class="notrun"') == 6  # dedup, synth, swarm, surrogates, mixture, validation
+    assert html.count('class="notrun"') == 7  # dedup, synth, swarm, experts, surrogates, mixture, validation
