@@ -183,6 +183,13 @@ def bench_throughput(args) -> None:
         variants["fused + sorted + torch.compile"] = _variant(proxy, {"model": {}, "train": {"compile": True}})
     with tempfile.TemporaryDirectory() as tmp:
         tokens = pt.token_file(Path(tmp) / "tokens.npy", vocab)
+        if args.layout:
+            for threads, r in pt.thread_layout(proxy, tokens, vocab, rounds=4, steps=8).items():
+                print(f"one proxy on {threads} thread(s): {r['per_core_s']:,.0f} tokens per core-second, "
+                      f"{r['per_wall_s']:,.0f} per wall second")
+        if args.rounds == 0:
+            _print_breakdown(pt, proxy, tokens, vocab, args, config)
+            return
         built = pt.levers(variants, tokens, vocab, rounds=args.rounds, tokens_per_round=args.round_tokens)
         base = built[0].tokens_per_s
         print(f"trainer variants, {args.rounds} interleaved rounds of ~{args.round_tokens:,} tokens (median):")
@@ -232,11 +239,13 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--throughput", action="store_true", help="the real-cpu proxy: time shares, roofline, levers")
-    parser.add_argument("--rounds", type=int, default=5, help="--throughput: interleaved rounds per variant")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="--throughput: interleaved rounds per variant (0: only where the time goes)")
     parser.add_argument("--round-tokens", type=int, default=16384, help="--throughput: tokens per variant per round")
     parser.add_argument("--breakdown-steps", type=int, default=8)
     parser.add_argument("--eval-fraction", type=float, default=0.25, help="share of the eval items timed (scaled up)")
     parser.add_argument("--compile", action="store_true", help="--throughput: also time torch.compile")
+    parser.add_argument("--layout", action="store_true", help="--throughput: also one proxy on 1 vs 2 threads")
     parser.add_argument("--no-startup", dest="startup", action="store_false", help="skip the Ray start-up timing")
     args = parser.parse_args(argv)
     if args.throughput:

@@ -157,3 +157,21 @@ def synthetic_eval_sets(sizes: dict[str, int], vocab_size: int, seq_len: int, se
 def eval_seconds(proxy: ProxyConfig, eval_sets: list[EvalSet], vocab_size: int, batch_size: int) -> float:
     model = ProxyModel(proxy.model, vocab_size)
     return _seconds(lambda: evaluate(model, eval_sets, batch_size=batch_size, device="cpu"))
+
+
+def thread_layout(proxy: ProxyConfig, tokens: str, vocab_size: int, *, rounds: int, steps: int) -> dict[int, dict]:
+    """One proxy on 1 and on 2 torch threads, alternating: median tokens per core-second and per wall second."""
+    v = Variant("layout", proxy, tokens, vocab_size)
+    per_step = proxy.train.batch_size * proxy.model.seq_len
+    out: dict[int, list] = {1: [], 2: []}
+    before = torch.get_num_threads()
+    for _ in range(rounds):
+        for threads in out:
+            torch.set_num_threads(threads)
+            wall, cpu = time.perf_counter(), time.process_time()
+            v.run(steps)
+            out[threads].append((steps * per_step / (time.process_time() - cpu),
+                                 steps * per_step / (time.perf_counter() - wall)))
+    torch.set_num_threads(before)
+    return {t: {"per_core_s": statistics.median(r[0] for r in rs), "per_wall_s": statistics.median(r[1] for r in rs)}
+            for t, rs in out.items()}
