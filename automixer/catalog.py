@@ -130,7 +130,9 @@ class Catalog:
         self.con.execute(f"CREATE OR REPLACE TABLE {_quote(name)} AS SELECT * FROM _new_table")
         self.con.unregister("_new_table")
 
-    def record_stage_run(self, stage: str, started: float, status: str, config_hash: str = "", detail: dict | None = None) -> None:
+    def record_stage_run(
+        self, stage: str, started: float, status: str, config_hash: str = "", detail: dict | None = None
+    ) -> None:
         self.con.execute(
             "INSERT INTO stage_runs VALUES (?, to_timestamp(?), ?, ?, ?, ?)",
             [stage, started, time.time() - started, status, config_hash, json.dumps(detail or {}, sort_keys=True)],
@@ -186,8 +188,7 @@ def ledger_from_docs(table: pa.Table, outcome: str, reason_column: str | None = 
     con.register("t", table.select(cols))
     reason = reason_column if reason_column else "NULL"
     rows = con.execute(
-        f"SELECT source, bucket, {reason} AS reason, count(*), sum(n_tokens), sum(n_bytes) "
-        "FROM t GROUP BY ALL"
+        f"SELECT source, bucket, {reason} AS reason, count(*), sum(n_tokens), sum(n_bytes) FROM t GROUP BY ALL"
     ).fetchall()
     con.close()
     return [

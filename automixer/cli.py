@@ -191,15 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config")
 
-    p = add("demo-data", cmd_demo_data, "Build the demo sources from the Python installation.", "automixer demo-data runs/demo/sources")
+    p = add("demo-data", cmd_demo_data, "Build the demo sources from the Python installation.",
+            "automixer demo-data runs/demo/sources")
     p.add_argument("dir")
     p.add_argument("--seed", type=int, default=0)
 
-    p = add("curate", cmd_curate, "Ingest, filter, score and bucket the sources.", "automixer curate configs/demo.yaml --train-classifier")
+    p = add(
+        "curate",
+        cmd_curate,
+        "Ingest, filter, score and bucket the sources.",
+        "automixer curate configs/demo.yaml --train-classifier",
+    )
     _add_common(p)
     p.add_argument("--train-classifier", action="store_true", help="train the quality classifier first")
 
-    p = add("dedup", cmd_dedup, "Remove exact and near duplicates.", "automixer dedup --input docs.jsonl --output out/ --threshold 0.8")
+    p = add(
+        "dedup",
+        cmd_dedup,
+        "Remove exact and near duplicates.",
+        "automixer dedup --input docs.jsonl --output out/ --threshold 0.8",
+    )
     _add_common(p, config_required=False)
     p.add_argument("--input", help="a bare JSONL or Parquet file with id and text fields")
     p.add_argument("--output", help="output folder for --input")
@@ -212,54 +223,93 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("sweep", cmd_sweep, "Train one proxy model per sampled mixture.", "automixer sweep configs/demo.yaml")
     _add_common(p)
-    p.add_argument("--next", type=int, metavar="K", help="propose K new mixtures where the surrogate is uncertain or promising "
-                   "(one power law per objective metric, or a GP with sweep.next_model: gp)")
+    p.add_argument(
+        "--next",
+        type=int,
+        metavar="K",
+        help="propose K new mixtures where the surrogate is uncertain or promising "
+        "(one power law per objective metric, or a GP with sweep.next_model: gp)",
+    )
 
-    p = add("fit", cmd_fit, "Fit surrogate regressors from mixture weights to metrics.", "automixer fit configs/demo.yaml --out runs/demo/surrogates")
+    p = add(
+        "fit",
+        cmd_fit,
+        "Fit surrogate regressors from mixture weights to metrics.",
+        "automixer fit configs/demo.yaml --out runs/demo/surrogates",
+    )
     _add_common(p, config_required=False)
     p.add_argument("--runs", help="runs table (CSV or Parquet) with mix/* and metric/* columns")
     p.add_argument("--target", action="append", help="metric/NAME to fit (repeatable)")
     p.add_argument("--out", required=True, help="output folder for the surrogates")
 
-    p = add("predict", cmd_predict, "Predict metrics for mixtures with fitted surrogates.", "automixer predict --surrogate runs/demo/surrogates --mixtures mixes.csv --out preds.csv")
+    p = add(
+        "predict",
+        cmd_predict,
+        "Predict metrics for mixtures with fitted surrogates.",
+        "automixer predict --surrogate runs/demo/surrogates --mixtures mixes.csv --out preds.csv",
+    )
     p.add_argument("--surrogate", required=True)
     p.add_argument("--mixtures", required=True)
     p.add_argument("--out", required=True)
 
-    p = add("optimize", cmd_optimize, "Search the best mixture under constraints; write the mixture YAML.", "automixer optimize configs/demo.yaml --surrogate runs/demo/surrogates --out mixture.yaml")
+    p = add(
+        "optimize",
+        cmd_optimize,
+        "Search the best mixture under constraints; write the mixture YAML.",
+        "automixer optimize configs/demo.yaml --surrogate runs/demo/surrogates --out mixture.yaml",
+    )
     _add_common(p, config_required=False)
     p.add_argument("--surrogate", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--validate", action="store_true", help="train proxies on the chosen, natural and uniform mixtures")
 
-    p = add("export", cmd_export, "Tokenise the mixture's components with the full run's tokenizer for Megatron-Core.",
-            "automixer export configs/demo.yaml --mixture runs/demo/mixture.yaml --tokenizer tok/ --out export/")
+    p = add(
+        "export",
+        cmd_export,
+        "Tokenise the mixture's components with the full run's tokenizer for Megatron-Core.",
+        "automixer export configs/demo.yaml --mixture runs/demo/mixture.yaml --tokenizer tok/ --out export/",
+    )
     _add_common(p)
     p.add_argument("--mixture", required=True, help="mixture YAML written by automixer optimize")
     p.add_argument("--tokenizer", required=True, help="the full run's tokenizer: tokenizers JSON file or local folder")
     p.add_argument("--out", required=True, help="output folder (indexed datasets, megatron_blend.txt, manifest)")
     p.add_argument("--format", default="megatron", choices=["megatron"], help="output format (megatron-core)")
 
-    p = add("report", cmd_report, "Write one static HTML page (with PNG figures) that shows the whole run.",
-            "automixer report configs/demo.yaml   # -> runs/demo/report/index.html, open it in a browser")
+    p = add(
+        "report",
+        cmd_report,
+        "Write one static HTML page (with PNG figures) that shows the whole run.",
+        "automixer report configs/demo.yaml   # -> runs/demo/report/index.html, open it in a browser",
+    )
     p.add_argument("config", help="run config YAML")
     p.add_argument("--out", help="output folder (default <workdir>/report)")
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
 
     for name, func, help_text, example in [
-        ("stats", cmd_stats, "Print ledger statistics from the catalog.", "automixer stats -c configs/demo.yaml --by source,bucket"),
-        ("sql", cmd_sql, "Run read-only SELECT queries on the catalog and the workdir's Parquet shards "
-         "(no other file, no writes).", "automixer sql -w runs/demo \"SELECT * FROM ledger LIMIT 5\""),
+        (
+            "stats",
+            cmd_stats,
+            "Print ledger statistics from the catalog.",
+            "automixer stats -c configs/demo.yaml --by source,bucket",
+        ),
+        (
+            "sql",
+            cmd_sql,
+            "Run read-only SELECT queries on the catalog and the workdir's Parquet shards (no other file, no writes).",
+            'automixer sql -w runs/demo "SELECT * FROM ledger LIMIT 5"',
+        ),
     ]:
         p = add(name, func, help_text, example)
         p.add_argument("-c", "--config", help="run config (its workdir holds the catalog)")
         p.add_argument("-w", "--workdir", default=".", help="workdir holding catalog.duckdb")
         if name == "stats":
-            p.add_argument("--by", default="source,bucket", help="comma-separated keys: stage, source, bucket, outcome, reason")
+            p.add_argument(
+                "--by", default="source,bucket", help="comma-separated keys: stage, source, bucket, outcome, reason"
+            )
             p.add_argument("--stage", help="only this stage")
         else:
-            p.add_argument("query", help="SQL, e.g. \"SELECT * FROM ledger\"")
+            p.add_argument("query", help='SQL, e.g. "SELECT * FROM ledger"')
 
     p = add("demo", cmd_demo, "Run every stage on the demo config and print wall times.", "automixer demo")
     p.add_argument("config", nargs="?", help=f"run config (default {DEMO_CONFIG})")

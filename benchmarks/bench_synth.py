@@ -24,7 +24,9 @@ from synth.openai_backend import OpenAIBackend
 from synth.stage import TASK_SCHEMA, SynthStage
 from synth.strategies import STRATEGIES
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "web_news_articles" / "news_articles.jsonl.gz"
+CORPUS = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "web_news_articles" / "news_articles.jsonl.gz"
+)
 
 
 def bench_requests(latency_s: float, n: int, levels: list[int]) -> None:
@@ -51,9 +53,16 @@ def load_docs(n: int) -> list[str]:
 
 def bench_offline(n: int) -> None:
     texts = load_docs(n)
-    seeds = pa.table({"doc_id": [doc_id_for(t) for t in texts], "source": ["news"] * len(texts),
-                      "domain": ["web"] * len(texts), "bucket": pa.array([0] * len(texts), pa.int32()),
-                      "quality_score": [0.5] * len(texts), "text": texts})
+    seeds = pa.table(
+        {
+            "doc_id": [doc_id_for(t) for t in texts],
+            "source": ["news"] * len(texts),
+            "domain": ["web"] * len(texts),
+            "bucket": pa.array([0] * len(texts), pa.int32()),
+            "quality_score": [0.5] * len(texts),
+            "text": texts,
+        }
+    )
     stage = SynthStage(SynthConfig())
     print(f"offline backend, {len(texts)} news articles (mean {sum(map(len, texts)) // len(texts)} chars), one process")
     started = time.perf_counter()
@@ -62,9 +71,19 @@ def bench_offline(n: int) -> None:
     print(f"  {'features':14s}: {len(texts) / wall:8.1f} docs/s  ({features.num_rows} features)")
     for name, strategy in STRATEGIES.items():
         if strategy.kind == "seed":
-            rows = [{"task_id": doc_id_for(name + d), "strategy": name, "parent_id": d, "source": "news",
-                     "domain": "web", "bucket": 0, "quality_score": 0.5, "payload": t}
-                    for d, t in zip(seeds.column("doc_id").to_pylist(), texts)]
+            rows = [
+                {
+                    "task_id": doc_id_for(name + d),
+                    "strategy": name,
+                    "parent_id": d,
+                    "source": "news",
+                    "domain": "web",
+                    "bucket": 0,
+                    "quality_score": 0.5,
+                    "payload": t,
+                }
+                for d, t in zip(seeds.column("doc_id").to_pylist(), texts)
+            ]
         else:
             rows = make_bundles(features, name, per=4, max_outputs=len(texts), seed=0)
             for r in rows:

@@ -35,7 +35,9 @@ def main(config_path: str) -> None:
     sets = [(Path(cfg.path).name, [full for full, _ in load_eval_set(config, cfg, tok, info, train_ids)[0]])
             for cfg in config.sweep.eval]
     flat = [t for _, items in sets for t in items]
-    print(f"{len(flat)} evaluation items in {len(sets)} sets against {n_docs} training documents ({len(shards)} shards)")
+    print(
+        f"{len(flat)} evaluation items in {len(sets)} sets against {n_docs} training documents ({len(shards)} shards)"
+    )
     for n in (8, 13, 20):
         tracemalloc.start()
         started = time.time()

@@ -31,7 +31,9 @@ def test_views_read_shards_without_copying_text(tmp_path):
 
 def test_ledger_replace_is_idempotent(tmp_path):
     _, table = make_stage(tmp_path)
-    rows = ledger_rows(ledger_from_docs(table, "kept") + [{"source": "web", "outcome": "in", "docs": 2, "tokens": 5}], "curate")
+    rows = ledger_rows(
+        ledger_from_docs(table, "kept") + [{"source": "web", "outcome": "in", "docs": 2, "tokens": 5}], "curate"
+    )
     with Catalog(tmp_path) as cat:
         cat.replace_ledger("curate", rows)
         cat.replace_ledger("curate", rows)  # a resumed run must not double count

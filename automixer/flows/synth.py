@@ -144,11 +144,21 @@ def tokens_table(docs: pa.Table | None) -> pa.Table:
     if docs is None or docs.num_rows == 0:
         return schema.empty_table()
     grouped = docs.group_by(["synth_strategy", "source", "synth_backend"]).aggregate(
-        [("n_tokens", "count"), ("n_tokens", "sum")]).sort_by([("synth_strategy", "ascending"), ("source", "ascending")])
+        [("n_tokens", "count"), ("n_tokens", "sum")]
+    )
+    grouped = grouped.sort_by([("synth_strategy", "ascending"), ("source", "ascending")])
     total = max(1, pc.sum(grouped.column("n_tokens_sum")).as_py())
-    return pa.table([grouped.column("synth_strategy"), grouped.column("source"), grouped.column("synth_backend"),
-                     grouped.column("n_tokens_count").cast(pa.int64()), grouped.column("n_tokens_sum").cast(pa.int64()),
-                     pc.divide(grouped.column("n_tokens_sum").cast(pa.float64()), float(total))], schema=schema)
+    return pa.table(
+        [
+            grouped.column("synth_strategy"),
+            grouped.column("source"),
+            grouped.column("synth_backend"),
+            grouped.column("n_tokens_count").cast(pa.int64()),
+            grouped.column("n_tokens_sum").cast(pa.int64()),
+            pc.divide(grouped.column("n_tokens_sum").cast(pa.float64()), float(total)),
+        ],
+        schema=schema,
+    )
 
 
 def _update_catalog(config: RunConfig, store: StageStore) -> tuple[pa.Table | None, pa.Table | None]:
@@ -166,12 +176,16 @@ def _summary(config: RunConfig, docs, rejected, totals: dict, skipped: int) -> s
     n_tokens = pc.sum(docs.column("n_tokens")).as_py() if n_docs else 0
     reasons = rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist() if rejected is not None else []
     why = ", ".join(f"{r['reason']}: {r['reason_count']}" for r in sorted(reasons, key=lambda r: -r["reason_count"]))
-    text = (f"synth ({config.synth.backend}): {n_docs} synthetic docs, {n_tokens:,} tokens; "
-            f"{sum(r['reason_count'] for r in reasons)} rejected{f' ({why})' if why else ''}; "
-            f"{skipped} units already done")
+    text = (
+        f"synth ({config.synth.backend}): {n_docs} synthetic docs, {n_tokens:,} tokens; "
+        f"{sum(r['reason_count'] for r in reasons)} rejected{f' ({why})' if why else ''}; "
+        f"{skipped} units already done"
+    )
     if config.synth.backend == "openai":
-        text += (f"; {totals.get('requests', 0)} requests, {totals.get('retries', 0)} retries, "
-                 f"{totals.get('cache_hit', 0)} cache hits")
+        text += (
+            f"; {totals.get('requests', 0)} requests, {totals.get('retries', 0)} retries, "
+            f"{totals.get('cache_hit', 0)} cache hits"
+        )
     return text + f"; shards in {config.workdir_path / 'synth'}"
 
 

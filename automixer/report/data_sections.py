@@ -91,17 +91,28 @@ def synth(ctx: Context) -> Section:
     total = sum(r["tokens"] for r in tokens)
     pool = queries.pool_tokens(ctx.cat)
     share = total / (total + pool) if total + pool else 0.0
-    parts = [para(f"{total:,} synthetic tokens, {share:.1%} of the pool with them "
-                  f"(limit in the optimized mixture: optimize.max_synthetic_share = {ctx.config.optimize.max_synthetic_share})."),
-             table(tokens, labels={"token_share": "share of synthetic tokens (%)"})]
+    parts = [
+        para(
+            f"{total:,} synthetic tokens, {share:.1%} of the pool with them "
+            "(limit in the optimized mixture: optimize.max_synthetic_share = "
+            f"{ctx.config.optimize.max_synthetic_share})."
+        ),
+        table(tokens, labels={"token_share": "share of synthetic tokens (%)"}),
+    ]
     if tokens:
         by = defaultdict(lambda: defaultdict(int))
         for r in tokens:
             by[r["backend"]][r["strategy"]] += r["tokens"]
         strategies = sorted({r["strategy"] for r in tokens})
-        name = figures.grouped_bars(strategies, {b: [by[b][s] for s in strategies] for b in sorted(by)},
-                                    ctx.out_dir, "synth_tokens.png", xlabel="synthetic tokens",
-                                    ylabel="strategy", title="Synthetic tokens per strategy and backend")
+        name = figures.grouped_bars(
+            strategies,
+            {b: [by[b][s] for s in strategies] for b in sorted(by)},
+            ctx.out_dir,
+            "synth_tokens.png",
+            xlabel="synthetic tokens",
+            ylabel="strategy",
+            title="Synthetic tokens per strategy and backend",
+        )
         parts.append(figure(name, "Synthetic tokens per strategy (one bar per backend)."))
     parts.append(h3("Rejections"))
     rejected = queries.synth_rejections(ctx.cat)

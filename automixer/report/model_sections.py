@@ -72,10 +72,16 @@ def surrogates(ctx: Context) -> Section:
     scores = queries.table_rows(ctx.cat, "surrogate_scores")
     for r in scores:
         r["target"] = _metric_label(ctx, r["target"])
-    cols = [c for c in ("target", "surrogate", "spearman", "r2", "mae", "chosen", "n_runs") if scores and c in scores[0]]
-    parts = [para(f"Cross-validated ({ctx.config.fit.cv_folds} folds) per target and candidate model; the chosen "
-                  "model of each target is in bold."),
-             table(scores, cols, highlight="chosen")]
+    cols = [
+        c for c in ("target", "surrogate", "spearman", "r2", "mae", "chosen", "n_runs") if scores and c in scores[0]
+    ]
+    parts = [
+        para(
+            f"Cross-validated ({ctx.config.fit.cv_folds} folds) per target and candidate model; the chosen "
+            "model of each target is in bold."
+        ),
+        table(scores, cols, highlight="chosen"),
+    ]
     folder = ctx.surrogate_dir
     oof = folder / "cv_predictions.csv"
     if oof.exists():
@@ -85,8 +91,12 @@ def surrogates(ctx: Context) -> Section:
                 m, p, _ = points.setdefault(r["target"].removeprefix(METRIC), ([], [], r["surrogate"]))
                 m.append(float(r["measured"]))
                 p.append(float(r["predicted"]))
-        parts.append(figure(figures.predicted_vs_measured(points, ctx.out_dir),
-                            "Out-of-fold predictions against measured values (dashed: perfect prediction)."))
+        parts.append(
+            figure(
+                figures.predicted_vs_measured(points, ctx.out_dir),
+                "Out-of-fold predictions against measured values (dashed: perfect prediction).",
+            )
+        )
     parts.append(h3("Influence: which component drives which group"))
     parts.append(_influence(ctx, folder / "influence.csv"))
     return Section("surrogates", title, "".join(parts), True)
@@ -102,9 +112,19 @@ def _influence(ctx: Context, path) -> str:
     comps = sorted({c for c, _ in effect})
     groups = sorted({g for _, g in effect})
     values = np.array([[effect.get((c, g), np.nan) for g in groups] for c in comps])
-    name = figures.heatmap(comps, groups, values, ctx.out_dir, "influence.png", xlabel="capability group",
-                           ylabel="component", title="Influence of each component on each group",
-                           cbar="effect (positive = improves the group)", diverging=True, annotate=True)
+    name = figures.heatmap(
+        comps,
+        groups,
+        values,
+        ctx.out_dir,
+        "influence.png",
+        xlabel="capability group",
+        ylabel="component",
+        title="Influence of each component on each group",
+        cbar="effect (positive = improves the group)",
+        diverging=True,
+        annotate=True,
+    )
     return figure(name, "Signed effect of each component's weight on each group's score (positive improves it).")
 
 
@@ -116,16 +136,36 @@ def mixture(ctx: Context) -> Section:
     comps = list(mix.weights)
     natural = mix.baselines.get("natural", {}).get("weights", {})
     uniform = mix.baselines.get("uniform", {}).get("weights", {})
-    rows = [{"component": c, "chosen": round(mix.weights[c], 4), "natural": _r(natural.get(c)),
-             "uniform": _r(uniform.get(c)), "tokens": mix.tokens(c) if mix.token_budget else None,
-             "available tokens": mix.available_tokens.get(c), "epochs": mix.epochs(c)} for c in comps]
+    rows = [
+        {
+            "component": c,
+            "chosen": round(mix.weights[c], 4),
+            "natural": _r(natural.get(c)),
+            "uniform": _r(uniform.get(c)),
+            "tokens": mix.tokens(c) if mix.token_budget else None,
+            "available tokens": mix.available_tokens.get(c),
+            "epochs": mix.epochs(c),
+        }
+        for c in comps
+    ]
     series = {"chosen": [mix.weights[c] for c in comps]}
     series.update({k: [w.get(c, 0.0) for c in comps] for k, w in (("natural", natural), ("uniform", uniform)) if w})
-    parts = [para(f"{ctx.mixture_path}: solver {mix.solver.get('name', '?')}, token budget {mix.token_budget:,}."),
-             figure(figures.grouped_bars(comps, series, ctx.out_dir, "mixture.png", xlabel="weight",
-                                         ylabel="component", title="Chosen mixture against natural and uniform"),
-                    "Weight per component: the optimized mixture beside the natural and uniform ones."),
-             table(rows)]
+    parts = [
+        para(f"{ctx.mixture_path}: solver {mix.solver.get('name', '?')}, token budget {mix.token_budget:,}."),
+        figure(
+            figures.grouped_bars(
+                comps,
+                series,
+                ctx.out_dir,
+                "mixture.png",
+                xlabel="weight",
+                ylabel="component",
+                title="Chosen mixture against natural and uniform",
+            ),
+            "Weight per component: the optimized mixture beside the natural and uniform ones.",
+        ),
+        table(rows),
+    ]
     parts.append(h3("Predicted scores"))
     parts.append(table(_predicted_rows(ctx, mix)))
     parts.append(h3("Constraints that bind"))
@@ -133,8 +173,12 @@ def mixture(ctx: Context) -> Section:
     parts.append(table(bind) if bind else para("No constraint binds: the optimum is inside the feasible set.", "note"))
     tr = mix.trust_region or {}
     if tr:
-        parts.append(para(f"Trust region: L1 distance {tr.get('distance', 0):.3f} to the nearest sampled mixture "
-                          f"(limit {tr.get('limit')})."))
+        parts.append(
+            para(
+                f"Trust region: L1 distance {tr.get('distance', 0):.3f} to the nearest sampled mixture "
+                f"(limit {tr.get('limit')})."
+            )
+        )
     solvers = [{"solver": k, **v} for k, v in (mix.solver.get("results") or {}).items()]
     if solvers:
         parts.append(h3("Solvers (objective: lower is better)"))
@@ -182,8 +226,9 @@ def binding_constraints(mix, cfg, synthetic: set[str], tol: float = 1e-3) -> lis
             out.append({"constraint": f"optimize.max_epochs ({c})", "value": epochs, "limit": cfg.max_epochs})
     share = sum(w for c, w in mix.weights.items() if c in synthetic)
     if synthetic and share >= cfg.max_synthetic_share - tol:
-        out.append({"constraint": "optimize.max_synthetic_share", "value": round(share, 4),
-                    "limit": cfg.max_synthetic_share})
+        out.append(
+            {"constraint": "optimize.max_synthetic_share", "value": round(share, 4), "limit": cfg.max_synthetic_share}
+        )
     tr = mix.trust_region or {}
     if tr.get("limit", 2.0) < 2.0 and tr.get("distance", 0.0) >= tr["limit"] - tol:
         out.append({"constraint": "optimize.trust_region", "value": round(tr["distance"], 4), "limit": tr["limit"]})
@@ -196,28 +241,50 @@ def validation(ctx: Context) -> Section:
     val = (mix.validation or {}) if mix is not None else {}
     scale_up = "scale_up_runs" in ctx.names
     if not val.get("measured") and not scale_up:
-        return Section("validation", title, not_run("validation of the mixture", ctx.command("optimize") + " --validate"),
-                       False)
+        return Section(
+            "validation", title, not_run("validation of the mixture", ctx.command("optimize") + " --validate"), False
+        )
     parts = []
     if val.get("measured"):
-        parts.append(para("Proxies trained with the sweep's recipe on the chosen, natural and uniform mixtures: "
-                          "measured against what the surrogates predicted."))
+        parts.append(
+            para(
+                "Proxies trained with the sweep's recipe on the chosen, natural and uniform mixtures: "
+                "measured against what the surrogates predicted."
+            )
+        )
         parts.append(table(_validation_rows(ctx, mix, val)))
         labels = [n for n in val["measured"] if val["measured"][n].get("objective") is not None]
         if labels:
-            series = {"predicted": [val["predicted_objective"].get(n, np.nan) for n in labels],
-                      "measured": [val["measured"][n]["objective"] for n in labels]}
-            parts.append(figure(figures.grouped_bars(labels, series, ctx.out_dir, "validation.png",
-                                                     xlabel="objective (lower is better)", ylabel="mixture",
-                                                     title="Predicted and measured objective"),
-                                "Objective of each validated mixture, predicted and measured."))
+            series = {
+                "predicted": [val["predicted_objective"].get(n, np.nan) for n in labels],
+                "measured": [val["measured"][n]["objective"] for n in labels],
+            }
+            parts.append(
+                figure(
+                    figures.grouped_bars(
+                        labels,
+                        series,
+                        ctx.out_dir,
+                        "validation.png",
+                        xlabel="objective (lower is better)",
+                        ylabel="mixture",
+                        title="Predicted and measured objective",
+                    ),
+                    "Objective of each validated mixture, predicted and measured.",
+                )
+            )
         best = val.get("best_sampled")
         if best:
             parts.append(para(f"Best sampled run {best['run_id']}: measured objective {best['objective']:+.3f}."))
     parts.append(h3("Scale-up"))
-    parts.append(_scale_up(ctx, val) if scale_up else para(
-        "No scale-up result (catalog table scale_up_runs): the mixture has not been tried at a larger scale yet.",
-        "note"))
+    parts.append(
+        _scale_up(ctx, val)
+        if scale_up
+        else para(
+            "No scale-up result (catalog table scale_up_runs): the mixture has not been tried at a larger scale yet.",
+            "note",
+        )
+    )
     return Section("validation", title, "".join(parts), True)
 
 
@@ -225,9 +292,12 @@ def _validation_rows(ctx: Context, mix, val: dict) -> list[dict]:
     out = []
     for name, m in val["measured"].items():
         predicted = mix.predicted if name == "optimized" else mix.baselines.get(name, {}).get("predicted", {})
-        row = {"mixture": name, "status": m.get("status"),
-               "objective predicted": _r(val.get("predicted_objective", {}).get(name)),
-               "objective measured": _r(m.get("objective"))}
+        row = {
+            "mixture": name,
+            "status": m.get("status"),
+            "objective predicted": _r(val.get("predicted_objective", {}).get(name)),
+            "objective measured": _r(m.get("objective")),
+        }
         for metric, value in sorted((m.get("metrics") or {}).items()):
             short = metric.removeprefix(METRIC)
             pred = predicted.get(metric)
@@ -242,8 +312,12 @@ def _scale_up(ctx: Context, val: dict) -> str:
         return para("The scale_up_runs table has no finished run.", "note")
     size = (val.get("scale_up") or {}).get("size") or {}
     ratio = (size.get("ratio") or {}).get("params")
-    parts = [para(f"Models of {_count(summary[0]['params'])} parameters trained on {_count(summary[0]['tokens'])} "
-                  f"tokens" + (f" ({ratio}x the proxies' parameters)" if ratio else "") + "; mean and seed sd per mixture.")]
+    parts = [
+        para(
+            f"Models of {_count(summary[0]['params'])} parameters trained on {_count(summary[0]['tokens'])} "
+            f"tokens" + (f" ({ratio}x the proxies' parameters)" if ratio else "") + "; mean and seed sd per mixture."
+        )
+    ]
     for line in (val.get("scale_up") or {}).get("lines") or []:
         parts.append(para(line, "note"))
     mixtures = list(dict.fromkeys(r["mixture"] for r in summary))
@@ -253,11 +327,17 @@ def _scale_up(ctx: Context, val: dict) -> str:
         row[r["mixture"]] = _pm({"mean": r["mean"], "std": r["seed_sd"]})
     parts.append(table(list(shown.values()), ["metric", *mixtures, "seeds"]))
     objective = set(ctx.mixture.objective.get("metrics") or []) | {METRIC + m for m in ctx.config.optimize.objective}
-    metrics = [m for m in dict.fromkeys(r["metric"] for r in summary) if m in objective] or \
-        list(dict.fromkeys(r["metric"] for r in summary))[:4]
-    panels = {_metric_label(ctx, m): ([r["mixture"] for r in summary if r["metric"] == m],
-                                      [r["mean"] for r in summary if r["metric"] == m],
-                                      [r["seed_sd"] for r in summary if r["metric"] == m]) for m in metrics}
+    metrics = [m for m in dict.fromkeys(r["metric"] for r in summary) if m in objective] or list(
+        dict.fromkeys(r["metric"] for r in summary)
+    )[:4]
+    panels = {
+        _metric_label(ctx, m): (
+            [r["mixture"] for r in summary if r["metric"] == m],
+            [r["mean"] for r in summary if r["metric"] == m],
+            [r["seed_sd"] for r in summary if r["metric"] == m],
+        )
+        for m in metrics
+    }
     name = figures.bars_with_errors(panels, ctx.out_dir, "scale_up.png", xlabel="mean over seeds (error bar: seed sd)")
     parts.append(figure(name, "Scale-up: each mixture's score at the larger model size."))
     return "".join(parts)

@@ -99,19 +99,24 @@ def dedup_report(cat: Catalog) -> list[dict]:
 
 def largest_clusters(cat: Catalog, n: int = 5) -> list[dict]:
     """The ``n`` largest duplicate clusters: size, reasons, one kept and one removed document each."""
-    return rows(cat, f"""
+    return rows(
+        cat,
+        f"""
         WITH c AS (
           SELECT dup_cluster, count(*) AS removed, string_agg(DISTINCT reason, ', ') AS reasons,
                  min(doc_id) AS removed_doc
           FROM dedup_duplicates GROUP BY dup_cluster ORDER BY removed DESC, dup_cluster LIMIT ?)
         SELECT c.removed + 1 AS size, c.reasons,
-          (SELECT source || ' q' || coalesce(bucket::VARCHAR, '-') FROM dedup_kept k WHERE k.doc_id = c.dup_cluster LIMIT 1) AS kept_from,
+          (SELECT source || ' q' || coalesce(bucket::VARCHAR, '-') FROM dedup_kept k
+           WHERE k.doc_id = c.dup_cluster LIMIT 1) AS kept_from,
           (SELECT left(text, {TEXT_CHARS}) FROM dedup_kept k WHERE k.doc_id = c.dup_cluster LIMIT 1) AS kept_text,
           (SELECT source || ' q' || coalesce(bucket::VARCHAR, '-') FROM dedup_duplicates d
              WHERE d.dup_cluster = c.dup_cluster AND d.doc_id = c.removed_doc LIMIT 1) AS removed_from,
           (SELECT left(text, {TEXT_CHARS}) FROM dedup_duplicates d
              WHERE d.dup_cluster = c.dup_cluster AND d.doc_id = c.removed_doc LIMIT 1) AS removed_text
-        FROM c ORDER BY size DESC, c.dup_cluster""", [n])
+        FROM c ORDER BY size DESC, c.dup_cluster""",
+        [n],
+    )
 
 
 # --- synth --------------------------------------------------------------------------------------
@@ -120,9 +125,12 @@ def synth_tokens(cat: Catalog) -> list[dict]:
 
 
 def synth_rejections(cat: Catalog) -> list[dict]:
-    return rows(cat, """
+    return rows(
+        cat,
+        """
         SELECT reason, source, sum(docs)::BIGINT AS docs FROM ledger
-        WHERE stage = 'synth' AND outcome = 'rejected' GROUP BY ALL ORDER BY docs DESC, reason""")
+        WHERE stage = 'synth' AND outcome = 'rejected' GROUP BY ALL ORDER BY docs DESC, reason""",
+    )
 
 
 def pool_tokens(cat: Catalog) -> int:
@@ -134,13 +142,19 @@ def pool_tokens(cat: Catalog) -> int:
 
 def synth_examples(cat: Catalog, pool_view: str | None) -> list[dict]:
     """One synthetic document per strategy with its seed document's text (null for multi-seed strategies)."""
-    seed = (f"(SELECT left(text, {TEXT_CHARS}) FROM {pool_view} p WHERE p.doc_id = s.parent_id LIMIT 1)"
-            if pool_view else "NULL")
-    return rows(cat, f"""
+    seed = (
+        f"(SELECT left(text, {TEXT_CHARS}) FROM {pool_view} p WHERE p.doc_id = s.parent_id LIMIT 1)"
+        if pool_view
+        else "NULL"
+    )
+    return rows(
+        cat,
+        f"""
         SELECT s.synth_strategy AS strategy, s.synth_backend AS backend, s.source, s.parent_id,
                left(s.text, {TEXT_CHARS}) AS text, {seed} AS seed_text
         FROM (SELECT *, row_number() OVER (PARTITION BY synth_strategy ORDER BY doc_id) AS k FROM synth_docs) s
-        WHERE s.k = 1 ORDER BY s.synth_strategy""")
+        WHERE s.k = 1 ORDER BY s.synth_strategy""",
+    )
 
 
 # --- later stages -------------------------------------------------------------------------------
@@ -153,11 +167,14 @@ def scale_up_summary(cat: Catalog) -> list[dict]:
     """Per metric and mixture of the scale-up runs: mean, seed sd, seeds, model size (ok runs only)."""
     cols = cat.query("SELECT * FROM scale_up_runs LIMIT 0").column_names
     where = "WHERE status = 'ok'" if "status" in cols else ""
-    return rows(cat, f"""
+    return rows(
+        cat,
+        f"""
         SELECT metric, mixture, avg(value) AS mean, stddev_samp(value) AS seed_sd, count(*) AS seeds,
                max(params) AS params, max(tokens) AS tokens
         FROM (UNPIVOT (SELECT * FROM scale_up_runs {where}) ON COLUMNS('^metric/') INTO NAME metric VALUE value)
-        GROUP BY ALL ORDER BY metric, mixture""")
+        GROUP BY ALL ORDER BY metric, mixture""",
+    )
 
 
 def higher_is_better(cat: Catalog, names: set[str], configured: list[str], runs_file=None) -> set[str]:

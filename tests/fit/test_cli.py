@@ -32,7 +32,9 @@ def test_fit_predict_optimize_with_a_runs_file_and_no_config(tmp_path, runs_csv,
 
     mixes = synthetic_runs(5, seed=7).select(["mix/code", "mix/stem", "mix/math", "mix/synth.qa"])
     pcsv.write_csv(mixes, tmp_path / "mixes.csv")
-    assert main(["predict", "--surrogate", str(surr), "--mixtures", str(tmp_path / "mixes.csv"), "--out", str(preds)]) == 0
+    assert (
+        main(["predict", "--surrogate", str(surr), "--mixtures", str(tmp_path / "mixes.csv"), "--out", str(preds)]) == 0
+    )
     table = pcsv.read_csv(preds)
     assert {"mix/code", "pred/loss", "pred/code_loss"} <= set(table.column_names) and table.num_rows == 5
 
@@ -54,7 +56,9 @@ def test_fit_leaves_out_surrogates_with_more_parameters_than_sampled_mixtures(tm
     cv = json.loads((tmp_path / "surr" / "surrogates.json").read_text())["targets"]["metric/code_loss"]["cv"]
     assert "mixing_law" not in cv and {"gp", "loglinear", "sqrt_linear", "ensemble"} <= set(cv)
 
-    only_law = config_from_dict({"workdir": str(tmp_path / "work"), "fit": {"candidates": ["mixing_law"], "cv_folds": 3}})
+    only_law = config_from_dict(
+        {"workdir": str(tmp_path / "work"), "fit": {"candidates": ["mixing_law"], "cv_folds": 3}}
+    )
     with pytest.warns(UserWarning, match="every candidate has too few distinct mixtures"):
         run_fit(only_law, runs_file=str(runs), targets=["metric/code_loss"], out_dir=str(tmp_path / "law"))
     manifest = json.loads((tmp_path / "law" / "surrogates.json").read_text())
@@ -67,7 +71,9 @@ def test_a_metric_no_surrogate_ranks_warns_with_the_best_candidate(tmp_path):
     pcsv.write_csv(table.append_column("metric/noise_loss", pa.array(noise)), tmp_path / "runs.csv")
     config = config_from_dict({"workdir": str(tmp_path / "work"), "fit": {"candidates": ["gp", "linear", "ensemble"]}})
     with pytest.warns(UserWarning, match="no surrogate ranks metric/noise_loss well") as rec:
-        run_fit(config, runs_file=str(tmp_path / "runs.csv"), targets=["metric/noise_loss"], out_dir=str(tmp_path / "s"))
+        run_fit(
+            config, runs_file=str(tmp_path / "runs.csv"), targets=["metric/noise_loss"], out_dir=str(tmp_path / "s")
+        )
     kept = json.loads((tmp_path / "s" / "surrogates.json").read_text())["targets"]["metric/noise_loss"]
     cv = kept["cv"]
     top = max(cv, key=lambda name: cv[name]["spearman"])
@@ -90,25 +96,45 @@ def workdir_config(tmp_path):
     """A workdir with proxy_runs and components in its catalog (as the sweep leaves it)."""
     runs = synthetic_runs(30, seed=2).drop_columns(["metric/code_loss", "metric/math_loss"])
     runs = runs.append_column("error", pa.array([None] * 30, pa.string()))
-    comps = [{"component": c, "docs": 10, "tokens": 5_000_000, "synthetic": c.startswith("synth"),
-              "natural_weight": w, "token_file": f"/data/{c}.npy", "shards": [{"path": f"/data/{c}.parquet", "filter": "1=1"}]}
-             for c, w in zip(["code", "stem", "math", "synth.qa"], [0.7, 0.1, 0.1, 0.1])]  # far from the optimum
+    comps = [
+        {
+            "component": c,
+            "docs": 10,
+            "tokens": 5_000_000,
+            "synthetic": c.startswith("synth"),
+            "natural_weight": w,
+            "token_file": f"/data/{c}.npy",
+            "shards": [{"path": f"/data/{c}.parquet", "filter": "1=1"}],
+        }
+        for c, w in zip(["code", "stem", "math", "synth.qa"], [0.7, 0.1, 0.1, 0.1])
+    ]  # far from the optimum
     with Catalog(tmp_path) as catalog:
         catalog.write_table("proxy_runs", runs)
     (tmp_path / "components").mkdir()
     (tmp_path / "components" / "components.json").write_text(json.dumps(comps))
-    return config_from_dict({"workdir": str(tmp_path), "fit": {"cv_folds": 3, "candidates": ["gp", "linear", "mixing_law"]},
-                             "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0,
-                                              scale_up={"seeds": 0})})
+    return config_from_dict(
+        {
+            "workdir": str(tmp_path),
+            "fit": {"cv_folds": 3, "candidates": ["gp", "linear", "mixing_law"]},
+            "optimize": dict(FAST, solver="random", token_budget=10_000_000, max_epochs=4.0, scale_up={"seeds": 0}),
+        }
+    )
 
 
 def _fake_sweep(monkeypatch, calls):
     """optimize's train_mixtures replaced by one that 'measures' the known loss function."""
+
     def train_mixtures(config, mixtures, *, tag, seed=None, recipe=None):
         calls.append((tag, mixtures))
         X = np.array([[m[c] for c in ["code", "stem", "math", "synth.qa"]] for m in mixtures])
-        return pa.table({"run_id": [f"{tag}-{i}" for i in range(len(X))], "status": ["ok"] * len(X),
-                         "metric/loss": 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(1)})
+        return pa.table(
+            {
+                "run_id": [f"{tag}-{i}" for i in range(len(X))],
+                "status": ["ok"] * len(X),
+                "metric/loss": 2.5 + 4.0 * ((X - OPTIMUM) ** 2).sum(1),
+            }
+        )
+
     monkeypatch.setattr(optimize_flow, "train_mixtures", train_mixtures)
     monkeypatch.setattr(optimize_flow, "prepare", lambda config: None)
 
@@ -123,8 +149,9 @@ def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, mon
 
     calls = []
     _fake_sweep(monkeypatch, calls)
-    summary = run_optimize(workdir_config, surrogate_dir=str(work / "surrogates"), out_file=str(work / "mixture.yaml"),
-                           validate=True)
+    summary = run_optimize(
+        workdir_config, surrogate_dir=str(work / "surrogates"), out_file=str(work / "mixture.yaml"), validate=True
+    )
     assert "random won" in summary and [(tag, len(m)) for tag, m in calls] == [("validate", 4), ("validate", 4)]
     data = yaml.safe_load((work / "mixture.yaml").read_text())
     assert data["mixture"]["code"]["token_file"] == "/data/code.npy" and data["mixture"]["code"]["epochs"] <= 4.0

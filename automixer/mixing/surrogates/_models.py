@@ -151,8 +151,13 @@ class GPSurrogate(SurrogateBase):
 
     def _fit(self, X, y):
         Z = transform_weights(X, self.weight_transform)
-        gp = GaussianProcessRegressor(self._kernel(X.shape[1]), normalize_y=True, optimizer=self._map_optimizer(X.shape[1]),
-                                      n_restarts_optimizer=self.n_restarts, random_state=self.random_state)
+        gp = GaussianProcessRegressor(
+            self._kernel(X.shape[1]),
+            normalize_y=True,
+            optimizer=self._map_optimizer(X.shape[1]),
+            n_restarts_optimizer=self.n_restarts,
+            random_state=self.random_state,
+        )
         # One BLAS thread: the matrices are tiny (tens of runs), so threads only add contention.
         with warnings.catch_warnings(), _one_blas_thread():
             # A length scale at its upper bound means "this component does not matter": expected, not a failure.
@@ -241,12 +246,18 @@ class LinearSurrogate(SurrogateBase):
         return mean, self.noise_ * np.sqrt(1.0 + coef_var)
 
     def _state(self):
-        return ({"intercept": self.intercept_, "alpha": self.alpha_, "noise": self.noise_},
-                {"coef": self.coef_, "feature_mean": self.feature_mean_, "precision_inv": self.precision_inv_})
+        return (
+            {"intercept": self.intercept_, "alpha": self.alpha_, "noise": self.noise_},
+            {"coef": self.coef_, "feature_mean": self.feature_mean_, "precision_inv": self.precision_inv_},
+        )
 
     def _restore(self, state, arrays, folder):
         self.coef_, self.intercept_, self.alpha_ = arrays["coef"], state["intercept"], state["alpha"]
-        self.feature_mean_, self.precision_inv_, self.noise_ = arrays["feature_mean"], arrays["precision_inv"], state["noise"]
+        self.feature_mean_, self.precision_inv_, self.noise_ = (
+            arrays["feature_mean"],
+            arrays["precision_inv"],
+            state["noise"],
+        )
 
 
 class LogLinearSurrogate(LinearSurrogate):
