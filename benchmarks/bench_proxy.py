@@ -133,6 +133,7 @@ VARIANTS = {
     "dense MoE dispatch": {"model": {"moe_dispatch": "dense", "loss_chunk": 0}, "train": {}},
     "fused + sorted (default)": {"model": {}, "train": {}},
     "fused + sorted + bf16 autocast": {"model": {}, "train": {"cpu_bf16": True}},
+    "fused + sorted + bf16 head + loss only": {"model": {"head_bf16": True}, "train": {}},
     "fused + sorted, batch 32 (2x tokens per op)": {"model": {}, "train": {"batch_size": 32}},
     "fused + sorted, batch 64 (4x tokens per op)": {"model": {}, "train": {"batch_size": 64}},
 }

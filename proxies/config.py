@@ -42,6 +42,9 @@ class ModelConfig:
     loss_chunk: int = 128
     """Rows per chunk of the fused head + cross-entropy in training (proxies/loss.py); 0 materialises the
     whole (tokens x vocab) logits as the plain path does."""
+    head_bf16: bool = False
+    """Run the fused head + loss matmuls in bf16 (softmax in fp32) also without autocast: 1.12x tokens per
+    core-second on this CPU, off because its effect on quality is not measured (docs/DECISIONS.md)."""
 
     def validate(self) -> None:
         for name in ("d_model", "n_layers", "n_heads", "num_experts", "expert_hidden", "seq_len"):

@@ -232,7 +232,8 @@ class ProxyModel(nn.Module):
         if targets_BT is not None and self.cfg.loss_chunk > 0:  # fused head + loss: no logits kept
             logits_BTV = None
             dev = h_BTD.device.type
-            dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+            dtype = (torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev)
+                     else torch.bfloat16 if self.cfg.head_bf16 else None)
             loss = linear_cross_entropy(h_BTD.reshape(-1, h_BTD.shape[-1]), self.head.weight, targets_BT.reshape(-1),
                                         chunk=self.cfg.loss_chunk, dtype=dtype)
         else:

@@ -67,9 +67,11 @@ def token_file(tmp_path):
     return str(path)
 
 
-def test_default_trainer_matches_todays_loss_at_equal_tokens_within_seed_noise(token_file):
-    """Same quality: the eval loss of the default trainer (fused head + loss, sorted dispatch) after the same
-    tokens is closer to today's trainer on the same seed than two seeds of today's trainer are to each other."""
+@pytest.mark.parametrize(("lever", "share"), [({}, 0.25), ({"head_bf16": True}, 1.0)], ids=["default", "bf16-head"])
+def test_default_trainer_matches_todays_loss_at_equal_tokens_within_seed_noise(token_file, lever, share):
+    """Same quality: after the same tokens, the eval loss of the default trainer (fused head + loss, sorted
+    dispatch: the same arithmetic, rounded differently) is within a quarter of the seed-to-seed difference of
+    today's trainer on the same seed; with the head in bf16 (it measured 0.32 of it) within that difference."""
     rng = np.random.default_rng(1)
     items = tuple(EvalItem(Scored(tuple(int(i) for i in rng.integers(0, 64, 33)), 1, 64)) for _ in range(16))
     eval_sets = [EvalSet("text", "toy", items)]
@@ -81,11 +83,11 @@ def test_default_trainer_matches_todays_loss_at_equal_tokens_within_seed_noise(t
         return result["metrics"]["text_loss"], result["train_loss"]
 
     today = [eval_loss(seed, **TODAY) for seed in (0, 1)]
-    default = [eval_loss(seed) for seed in (0, 1)]
+    default = [eval_loss(seed, **lever) for seed in (0, 1)]
     seed_noise = abs(today[0][0] - today[1][0])
     assert seed_noise > 1e-3, "the seeds should give measurably different proxies"
     for new, old in zip(default, today):
-        assert abs(new[0] - old[0]) < 0.25 * seed_noise
+        assert abs(new[0] - old[0]) < share * seed_noise
         assert new[1] == pytest.approx(old[1], abs=0.01)
 
 
