@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     swarm = Path(__file__).resolve().parents[2] / "shared" / "swarms" / "olmix-dclm"
     parser.add_argument("--swarm", default=str(swarm), help="public swarm folder (mixture + metric CSVs)")
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--first-draw", type=int, default=0, help="draw of the first split (to run draws in parts)")
     parser.add_argument("--n-train", type=int, default=60)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--candidates", default="gp,power_law,ensemble", help="surrogates the CV chooses among")
@@ -104,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = load_swarm(Path(args.swarm))
     started = time.perf_counter()
     results = {label: [] for label in METHODS}
-    for d in range(args.draws):
+    for d in range(args.first_draw, args.first_draw + args.draws):
         fit = fit_draw(runs, d, args.n_train, args.candidates.split(","), args.folds)
         for label in METHODS:
             results[label].append(judge(fit, label))
         print(f"  draw {d}: held-out distance median {np.median(fit['scored'].distance_N):.3f}; ranks "
-              + " ".join(str(results[label][-1]["rank"]) for label in METHODS)
+              + " ".join(str(results[label][-1]["rank"]) for label in METHODS) + "; in +-2sd "
+              + "".join("1" if results[label][-1]["inside"] else "0" for label in METHODS)
               + f" ({time.perf_counter() - started:.0f} s)", flush=True)
     n_test = runs.num_runs - args.n_train
     print(f"\nchoice among the {n_test} held-out mixtures, fit on {args.n_train} runs, {args.draws} draws "

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from dataplane.errors import ConfigError
+
 CHOICES = ("trust_region", "top_k", "kl_natural", "cv_trust_region")
 EPS = 1e-9
 
@@ -128,6 +130,12 @@ def radius_from_runs(objective, X_RC: np.ndarray, metrics: dict[str, np.ndarray]
     names = list(objective.weights)
     ok = np.all([np.isfinite(metrics[m]) for m in names], axis=0)
     X = X_RC[ok]
+    from automixer.mixing.surrogates import mixture_groups
+
+    distinct = int(mixture_groups(X).max()) + 1 if len(X) else 0
+    if distinct < 3:
+        raise ConfigError(f"optimize.choice: cv_trust_region needs at least 3 distinct sampled mixtures with every "
+                          f"objective metric measured, got {distinct}; set optimize.choice: trust_region")
     Y = {m: targets[m].sign * metrics[m][ok] for m in names}
     scales = {m: (targets[m].sign * targets[m].center, targets[m].scale) for m in names}
     models = {m: targets[m].model for m in names}

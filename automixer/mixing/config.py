@@ -121,11 +121,12 @@ class OptimizeConfig:
     """Mixtures scored by the RegMix-style random simulation."""
     top_k: int = 100
     """The random simulation (and ``choice: top_k``) answers with the mean of its top-k feasible mixtures."""
-    choice: Literal["trust_region", "top_k", "kl_natural", "cv_trust_region"] = "trust_region"
+    choice: Literal["trust_region", "top_k", "kl_natural", "cv_trust_region"] = "cv_trust_region"
     """How the mixture is chosen (automixer.mixing.choice): trust_region (the solvers within ``trust_region``,
     paying ``uncertainty_penalty``), top_k (RegMix: mean of the ``top_k`` best predicted samples), kl_natural
     (Olmix: + ``kl_strength`` x KL to natural, mean of the samples within ``near_best``), cv_trust_region
-    (trust_region with the radius where cross-validated errors stop being calibrated)."""
+    (trust_region with the radius where cross-validated errors stop being calibrated; the default: the best
+    true rank on the Olmix swarm, docs/DECISIONS.md)."""
     kl_strength: float = 0.2
     """``choice: kl_natural``: objective units per nat of KL(mixture || natural)."""
     near_best: float = 0.1

@@ -88,3 +88,17 @@ def test_oof_objective_measures_distance_and_error_on_a_known_function():
                                                  {"m": 1.0}, {"m": (y.mean(), y.std())}, 5, 0)
     assert np.all(dist > 0) and np.all(std > 0)
     assert np.corrcoef(mean, true)[0, 1] > 0.9
+
+
+def test_cv_radius_from_too_few_runs_is_a_config_error_naming_the_key():
+    from automixer.mixing.optimizer import Objective
+    from automixer.mixing.surrogates import SurrogateSet, TargetModel
+    from dataplane.errors import ConfigError
+
+    X = np.array([[0.5, 0.5], [0.5, 0.5], [0.2, 0.8]])
+    y = np.array([1.0, 1.1, 2.0])
+    model = make_surrogate("linear").fit(X, y)
+    sset = SurrogateSet(["a", "b"], {"metric/x_bpb": TargetModel("metric/x_bpb", "linear", model, False, 1.0, 1.0)})
+    objective = Objective(sset, OptimizeConfig(objective={"x_bpb": 1.0}))
+    with pytest.raises(ConfigError, match="optimize.choice: cv_trust_region needs at least 3 distinct"):
+        choice.radius_from_runs(objective, X, {"metric/x_bpb": y}, 3, 0, 0.8)

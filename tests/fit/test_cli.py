@@ -155,6 +155,8 @@ def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, mon
     assert "random won" in summary and [(tag, len(m)) for tag, m in calls] == [("validate", 4), ("validate", 4)]
     data = yaml.safe_load((work / "mixture.yaml").read_text())
     assert data["mixture"]["code"]["token_file"] == "/data/code.npy" and data["mixture"]["code"]["epochs"] <= 4.0
+    assert data["solver"]["choice"] == "cv_trust_region"  # the default: radius from the CV, recorded
+    assert data["trust_region"]["limit"] == data["trust_region"]["cv"]["radius"] >= data["trust_region"]["distance"]
     val = data["validation"]
     assert val["measured"]["optimized"]["objective"] < val["measured"]["natural"]["objective"]
     assert val["seeds"] == [workdir_config.seed, workdir_config.seed + 1]
