@@ -102,3 +102,26 @@ def test_cv_radius_from_too_few_runs_is_a_config_error_naming_the_key():
     objective = Objective(sset, OptimizeConfig(objective={"x_bpb": 1.0}))
     with pytest.raises(ConfigError, match="optimize.choice: cv_trust_region needs at least 3 distinct"):
         choice.radius_from_runs(objective, X, {"metric/x_bpb": y}, 3, 0, 0.8)
+
+
+@pytest.mark.parametrize("method", choice.CHOICES)
+def test_choose_in_the_flow_answers_a_feasible_mixture_for_every_method(method):
+    from automixer.mixing import optimizer
+    from automixer.mixing.surrogates import SurrogateSet, TargetModel
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(NATURAL * 10, size=12)
+    y = 2.0 - X[:, 2] + 0.01 * rng.normal(size=12)
+    model = make_surrogate("gp", random_state=0).fit(X, y)
+    sset = SurrogateSet(["a", "b", "c"], {"metric/x_bpb": TargetModel("metric/x_bpb", "gp", model, False,
+                                                                      float(y.mean()), float(y.std()))})
+    cfg = OptimizeConfig(objective={"x_bpb": 1.0}, choice=method, solver="random", random_samples=500, top_k=5,
+                         max_epochs=0.0)
+    objective = optimizer.Objective(sset, cfg)
+    problem = optimizer.Problem(objective, optimizer.build_constraints(sset.components, cfg, {}, X))
+    radius = choice.radius_from_runs(objective, X, {"metric/x_bpb": y}, 4, 0, 0.8)["radius"]
+    best = choice.choose(problem, cfg, NATURAL, X[0], 0, radius)[0]
+    assert best.feasible and best.weights.sum() == pytest.approx(1.0)
+    assert best.weights[2] > NATURAL[2]  # the objective rewards component c
+    if method == "cv_trust_region":
+        assert problem.constraints.distance(best.weights[None])[0] <= radius + 1e-6
