@@ -170,21 +170,6 @@ def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> di
     return {n: est for n, est in cands.items() if n not in skipped}
 
 
-def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> dict:
-    """The candidates with fewer free parameters than distinct mixtures (all of them, with a warning, if none);
-    ``left_out`` collects note -> metrics for the ones dropped."""
-    skipped = underdetermined(cands, X)
-    if len(skipped) == len(cands):
-        warnings.warn(f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
-                      f"({'; '.join(f'{n}: {why}' for n, why in skipped.items())}); CV chooses among them anyway. "
-                      "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
-                      stacklevel=3)
-        return cands
-    for name, why in skipped.items():
-        left_out.setdefault(f"{name} ({why})", []).append(metric)
-    return {n: est for n, est in cands.items() if n not in skipped}
-
-
 def _warn_infinite(runs: Runs, metric: str, y: np.ndarray) -> None:
     """One warning naming how many runs an infinite value of ``metric`` leaves out (missing values go silently)."""
     bad = np.flatnonzero(np.isinf(y))
