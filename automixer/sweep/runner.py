@@ -71,58 +71,51 @@ def prepare(config) -> Recipe:
 
 # --- Ray execution ---------------------------------------------------------------------------------
 
-def _batch_task(train_fn, proxy_config, jobs: list[dict], eval_sets, vocab_size: int) -> list[dict]:
-    """Runs in a Ray worker: train and score the proxies of one task (see ``execute``)."""
-    train_fn = train_fn or train_proxy
-    return [train_fn(proxy_config, j["components"], eval_sets, seed=j["seed"], vocab_size=vocab_size,
-                     out_dir=j["out_dir"]) for j in jobs]
+def _proxy_task(train_fn, proxy_config, job: dict, eval_sets, vocab_size: int) -> dict:
+    """Runs in a Ray worker: train and score one proxy."""
+    return (train_fn or train_proxy)(proxy_config, job["components"], eval_sets, seed=job["seed"],
+                                     vocab_size=vocab_size, out_dir=job["out_dir"])
 
 
-def _task_options(config, n_proxies: int) -> dict:
+def _task_options(config) -> dict:
     threads = max(1, config.proxy.train.num_threads)
     if cluster_has_gpus() and config.proxy.train.device != "cpu":
-        return {"num_gpus": min(1.0, config.sweep.gpus_per_proxy * n_proxies), "num_cpus": 1, "max_retries": 0}
+        return {"num_gpus": config.sweep.gpus_per_proxy, "num_cpus": 1, "max_retries": 0}
     return {"num_cpus": threads, "num_gpus": 0, "max_retries": 0}
 
 
 def execute(config, recipe: Recipe, specs: list[RunSpec], on_done, *, train_fn=None,
             weights_dir: Path | None = None) -> None:
-    """Train ``specs`` as Ray tasks; call ``on_done(spec, result_or_None, error, attempts)`` as each ends.
+    """Train ``specs``, one Ray task per proxy; call ``on_done(spec, result_or_None, error, attempts)`` as each ends.
 
     A failed task is retried ``sweep.max_retries`` times. ``train_fn(proxy_config, components, eval_sets,
-    *, seed, vocab_size, out_dir)`` replaces the trainer (proxies.train.train_proxy).
+    *, seed, vocab_size, out_dir)`` replaces the trainer (proxies.train.train_proxy). One proxy per task:
+    stacking several into one batched model was measured and dropped (docs/DECISIONS.md, issue 23).
     """
     init_ray(config.ray)
+    remote = ray.remote(_proxy_task).options(**_task_options(config))
     files = {r["component"]: r["token_file"] for r in recipe.components}
     eval_ref = ray.put(recipe.eval_sets)
-    per_task = 1
 
-    def job(spec: RunSpec) -> dict:
-        return {"components": {c: (w, files[c]) for c, w in spec.mixture.items() if w > 0}, "seed": spec.seed,
-                "out_dir": str(weights_dir / spec.run_id) if weights_dir else None}
+    def submit(spec: RunSpec):
+        job = {"components": {c: (w, files[c]) for c, w in spec.mixture.items() if w > 0}, "seed": spec.seed,
+               "out_dir": str(weights_dir / spec.run_id) if weights_dir else None}
+        return remote.remote(train_fn, config.proxy, job, eval_ref, recipe.vocab_size)
 
-    def submit(batch: list[RunSpec]):
-        remote = ray.remote(_batch_task).options(**_task_options(config, len(batch)))
-        return remote.remote(train_fn, config.proxy, [job(s) for s in batch], eval_ref, recipe.vocab_size)
-
-    batches = [specs[i:i + per_task] for i in range(0, len(specs), per_task)]
-    pending = {submit(b): (b, 1) for b in batches}
+    pending = {submit(s): (s, 1) for s in specs}
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
-        batch, attempt = pending.pop(ready[0])
+        spec, attempt = pending.pop(ready[0])
         try:
-            results = ray.get(ready[0])
-        except Exception as exc:  # noqa: BLE001 - task errors and crashed workers: one task never stops the swarm
+            result = ray.get(ready[0])
+        except Exception as exc:  # noqa: BLE001 - task errors and crashed workers: one proxy never stops the swarm
             if attempt <= config.sweep.max_retries:
-                print(f"[runner] {', '.join(s.run_id for s in batch)}: attempt {attempt} failed ({_short(exc)}); "
-                      "retrying", flush=True)
-                pending[submit(batch)] = (batch, attempt + 1)
+                print(f"[runner] {spec.run_id}: attempt {attempt} failed ({_short(exc)}); retrying", flush=True)
+                pending[submit(spec)] = (spec, attempt + 1)
             else:
-                for spec in batch:
-                    on_done(spec, None, _short(exc), attempt)
+                on_done(spec, None, _short(exc), attempt)
             continue
-        for spec, result in zip(batch, results):
-            on_done(spec, result, None, attempt)
+        on_done(spec, result, None, attempt)
 
 
 def _short(exc: BaseException) -> str:

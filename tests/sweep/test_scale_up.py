@@ -19,7 +19,8 @@ from dataplane.errors import ConfigError
 
 def _with_mixing(config, **scale_up):
     return dataclasses.replace(
-        config, sweep=dataclasses.replace(config.sweep, num_proxies=5), fit=FitConfig(targets=("code_bpb", "math_acc"), candidates=("linear",), cv_folds=2),
+        config, sweep=dataclasses.replace(config.sweep, num_proxies=5),
+        fit=FitConfig(targets=("code_bpb", "math_acc"), candidates=("linear",), cv_folds=2),
         optimize=OptimizeConfig(objective={"code_bpb": 1.0, "math_acc": 1.0}, solver="random", random_samples=500,
                                 trust_region=2.0, max_epochs=0.0, scale_up=ScaleUpConfig(**scale_up)))
 
