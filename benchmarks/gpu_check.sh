@@ -10,6 +10,7 @@ PY=${PYTHON:-.venv/bin/python}
 PROXIES=${PROXIES:-4}
 STEPS=${STEPS:-128}
 export RAY_worker_niceness=${RAY_worker_niceness:-0}
+trap 'echo "gpu_check: FAILED (exit $?) after ${SECONDS} s; a timeout (exit 124) means it ran past 8 minutes" >&2' ERR
 
 echo "== gpu_check: $(date -u +%Y-%m-%dT%H:%M:%SZ), $PROXIES proxies x $STEPS steps" >&2
 if command -v nvidia-smi >/dev/null; then
