@@ -22,7 +22,17 @@ from pathlib import Path
 
 from dataplane.store import atomic_write_text, ensure_dir
 
-_SKIP_DIRS = {"test", "tests", "idlelib", "lib2to3", "tkinter", "turtledemo", "site-packages", "ensurepip", "pydoc_data"}
+_SKIP_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "lib2to3",
+    "tkinter",
+    "turtledemo",
+    "site-packages",
+    "ensurepip",
+    "pydoc_data",
+}
 
 
 def _held_out(name: str, share: float = 0.1) -> bool:
@@ -95,11 +105,14 @@ def math_problem(rng: random.Random) -> tuple[str, str, int]:
     a, b, c = rng.randint(2, 60), rng.randint(2, 30), rng.randint(2, 12)
     name, other, item = rng.choice(_NAMES), rng.choice(_NAMES), rng.choice(_ITEMS)
     if kind == 0:
-        q = f"{name} has {a} {item}. {other} gives {name} {b} more, then {name} gives away {c}. How many {item} does {name} have now?"
+        q = (f"{name} has {a} {item}. {other} gives {name} {b} more, then {name} gives away {c}. "
+             f"How many {item} does {name} have now?")
         ans = a + b - c
-        w = f"{name} starts with {a}. After receiving {b}: {a} + {b} = {a + b}. After giving away {c}: {a + b} - {c} = {ans}."
+        w = (f"{name} starts with {a}. After receiving {b}: {a} + {b} = {a + b}. "
+             f"After giving away {c}: {a + b} - {c} = {ans}.")
     elif kind == 1:
-        q = f"A box holds {c} {item}. {name} fills {b} boxes and has {a} {item} left over. How many {item} are there in total?"
+        q = (f"A box holds {c} {item}. {name} fills {b} boxes and has {a} {item} left over. "
+             f"How many {item} are there in total?")
         ans = c * b + a
         w = f"The boxes hold {c} x {b} = {c * b} {item}. Adding the {a} left over: {c * b} + {a} = {ans}."
     elif kind == 2:
@@ -111,9 +124,11 @@ def math_problem(rng: random.Random) -> tuple[str, str, int]:
     elif kind == 3:
         price, qty = rng.randint(2, 25), rng.randint(2, 9)
         paid = price * qty + rng.randint(1, 50)
-        q = f"{name} buys {qty} notebooks at {price} dollars each and pays with {paid} dollars. How much change does {name} get?"
+        q = (f"{name} buys {qty} notebooks at {price} dollars each and pays with {paid} dollars. "
+             f"How much change does {name} get?")
         ans = paid - price * qty
-        w = f"The notebooks cost {qty} x {price} = {price * qty} dollars. The change is {paid} - {price * qty} = {ans} dollars."
+        w = (f"The notebooks cost {qty} x {price} = {price * qty} dollars. "
+             f"The change is {paid} - {price * qty} = {ans} dollars.")
     else:
         speed, hours = rng.randint(20, 90), rng.randint(2, 8)
         q = f"A train travels at {speed} km per hour for {hours} hours. How far does it travel?"
@@ -126,8 +141,9 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def build_demo_data(out_dir: str | Path, *, max_modules: int = 400, max_module_bytes: int = 40_000,
-                    num_math: int = 2000, seed: int = 0) -> dict[str, int]:
+def build_demo_data(
+    out_dir: str | Path, *, max_modules: int = 400, max_module_bytes: int = 40_000, num_math: int = 2000, seed: int = 0
+) -> dict[str, int]:
     """Write the demo sources and eval sets under ``out_dir``; return rows written per file."""
     out = ensure_dir(out_dir, "demo-data folder")
     counts: dict[str, int] = {}
@@ -170,8 +186,14 @@ def build_demo_data(out_dir: str | Path, *, max_modules: int = 400, max_module_b
         wrong = sorted({ans + d for d in (-eval_rng.randint(1, 9), eval_rng.randint(1, 9), eval_rng.randint(10, 30))})
         choices = [f" {v}." for v in wrong] + [f" {ans}."]
         eval_rng.shuffle(choices)
-        eval_choices.append({"id": f"eval-mc-{i}", "text": f"Question: {q}\nAnswer: {w}\nThe answer is",
-                             "choices": choices, "label": choices.index(f" {ans}.")})
+        eval_choices.append(
+            {
+                "id": f"eval-mc-{i}",
+                "text": f"Question: {q}\nAnswer: {w}\nThe answer is",
+                "choices": choices,
+                "label": choices.index(f" {ans}."),
+            }
+        )
     for name, rows in [("code", eval_code), ("stem", eval_stem), ("math", eval_math), ("math_choices", eval_choices)]:
         _write_jsonl(out / "eval" / f"{name}.jsonl", rows)
         counts[f"eval/{name}"] = len(rows)

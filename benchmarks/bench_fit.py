@@ -129,7 +129,8 @@ def draw_figures(runs: Runs, n_train: int, draw: int, candidates: list[str], fol
         best = choose(cross_validate(cands, X[train], y[train], folds, random_state=draw)).surrogate
         center, scale = y[train].mean(), y[train].std()
         for name in candidates:
-            mean, std = make_surrogate(name, random_state=draw).fit(X[train], y[train]).predict(X[test], return_std=True)
+            fitted = make_surrogate(name, random_state=draw).fit(X[train], y[train])
+            mean, std = fitted.predict(X[test], return_std=True)
             out["rho"][name, g] = _spearman(mean, y[test])
             out["obj_by"][name] = out["obj_by"][name] + (mean - center) / scale / len(GROUP_NAMES)
             if name == best:
@@ -149,35 +150,53 @@ def accuracy_figures(runs: Runs, draws: int, candidates: list[str], folds: int, 
         results = []
         for d in range(draws):
             results.append(draw_figures(runs, n_train, d, candidates, folds))
-            print(f"  draw {d} at {n_train} runs: cv choice " + " ".join(
-                f"{g} {results[-1]['rho']['cv choice', g]:.3f}" for g in GROUP_NAMES), flush=True)
-        print(f"\nheld-out Spearman, mean over {draws} draws of {n_train} training runs "
-              f"(predicting the other {runs.num_runs - n_train}; CV {folds}-fold grouped):")
+            print(
+                f"  draw {d} at {n_train} runs: cv choice "
+                + " ".join(f"{g} {results[-1]['rho']['cv choice', g]:.3f}" for g in GROUP_NAMES),
+                flush=True,
+            )
+        print(
+            f"\nheld-out Spearman, mean over {draws} draws of {n_train} training runs "
+            f"(predicting the other {runs.num_runs - n_train}; CV {folds}-fold grouped):"
+        )
         print(f"{'surrogate':12s}" + "".join(f"{g:>13s}" for g in GROUP_NAMES))
         for name in [*candidates, "cv choice"]:
             cells = [np.mean([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
             spread = [np.std([r["rho"][name, g] for r in results]) for g in GROUP_NAMES]
             print(f"{name:12s}" + "".join(f"{c:8.3f} +-{s:.2f}" for c, s in zip(cells, spread)))
         if draws > 5:
-            print("first 5 draws (the issue's 5-draw protocol): " + "; ".join(
-                f"{name} " + " / ".join(f"{np.mean([r['rho'][name, g] for r in results[:5]]):.3f}" for g in GROUP_NAMES)
-                for name in ["cv choice", *candidates]))
+            print(
+                "first 5 draws (the issue's 5-draw protocol): "
+                + "; ".join(
+                    f"{name} "
+                    + " / ".join(f"{np.mean([r['rho'][name, g] for r in results[:5]]):.3f}" for g in GROUP_NAMES)
+                    for name in ["cv choice", *candidates]
+                )
+            )
         picks = {g: sorted({r["chosen"][g] for r in results}) for g in GROUP_NAMES}
         print("cv chose: " + "; ".join(f"{g}: {', '.join(v)}" for g, v in picks.items()))
         z = np.concatenate([np.concatenate(r["z_within"]) for r in results])
-        print(f"calibration at {n_train} runs (chosen model's std, {len(z)} held-out predictions): "
-              f"within +-1 std {np.mean(z <= 1):.1%} (ideal 68.3%), within +-2 std {np.mean(z <= 2):.1%} (ideal 95.4%)")
+        print(
+            f"calibration at {n_train} runs (chosen model's std, {len(z)} held-out predictions): "
+            f"within +-1 std {np.mean(z <= 1):.1%} (ideal 68.3%), within +-2 std {np.mean(z <= 2):.1%} (ideal 95.4%)"
+        )
         for penalty in (0.0, 1.0):
             hits = 0
             for r in results:
                 pick = int(np.argmin(r["obj_mean"] + penalty * np.sqrt(r["obj_var"])))
                 hits += pick in np.argsort(r["obj_true"])[:3]
-            print(f"top pick at {n_train} runs (uncertainty_penalty {penalty:g}): held-out mixture ranked best on "
-                  f"the mean z-score is in the true top 3 in {hits} of {draws} draws")
-        by_model = {name: sum(int(np.argmin(r["obj_by"][name])) in np.argsort(r["obj_true"])[:3] for r in results)
-                    for name in candidates}
-        print(f"top pick at {n_train} runs with one surrogate for every group (penalty 0), draws in the true top 3: "
-              + ", ".join(f"{name} {hits}" for name, hits in by_model.items()))
+            print(
+                f"top pick at {n_train} runs (uncertainty_penalty {penalty:g}): held-out mixture ranked best on "
+                f"the mean z-score is in the true top 3 in {hits} of {draws} draws"
+            )
+        by_model = {
+            name: sum(int(np.argmin(r["obj_by"][name])) in np.argsort(r["obj_true"])[:3] for r in results)
+            for name in candidates
+        }
+        print(
+            f"top pick at {n_train} runs with one surrogate for every group (penalty 0), draws in the true top 3: "
+            + ", ".join(f"{name} {hits}" for name, hits in by_model.items())
+        )
         print(f"({time.perf_counter() - started:.0f} s)")
 
 
@@ -203,14 +222,23 @@ def top_pick_ceiling(runs: Runs, draws: int, n_train: int = 60, simulations: int
         for _ in range(simulations):
             noisy = truth + rng.normal(0.0, share * error, len(truth))
             hits.append(sum(int(np.argmin(truth[t])) in np.argsort(noisy[t])[:3] for t in tests))
-        cells.append(f"{share:g} x ({share * error:.3f}): {np.mean(hits):.1f} (at least 18 in {np.mean(np.array(hits) >= 18):.0%})")
-    print(f"top-pick ceiling at {n_train} runs: a perfect surrogate of the power law's fit on all {runs.num_runs} runs, "
-          f"picks in the true top 3 of {draws} draws when run noise is a share of the law's out-of-fold error of the "
-          f"objective ({error:.3f} z; the objective's spread {np.std(observed):.3f}): " + "; ".join(cells))
+        cells.append(
+            f"{share:g} x ({share * error:.3f}): {np.mean(hits):.1f} "
+            f"(at least 18 in {np.mean(np.array(hits) >= 18):.0%})"
+        )
+    print(
+        f"top-pick ceiling at {n_train} runs: a perfect surrogate of the power law's fit on all {runs.num_runs} runs, "
+        f"picks in the true top 3 of {draws} draws when run noise is a share of the law's out-of-fold error of the "
+        f"objective ({error:.3f} z; the objective's spread {np.std(observed):.3f}): " + "; ".join(cells)
+    )
 
 
-AL_METHODS = {"both": ("both", "power_law"), "accuracy": ("accuracy", "power_law"), "both gp": ("both", "gp"),
-              "random": None}
+AL_METHODS = {
+    "both": ("both", "power_law"),
+    "accuracy": ("accuracy", "power_law"),
+    "both gp": ("both", "gp"),
+    "random": None,
+}
 """Curve name -> (aim, sweep.next_model) of acquisition.propose_indices; random picks at random."""
 
 
@@ -250,28 +278,38 @@ def active_learning(runs: Runs, repeats: int, models: list[str]) -> None:
                     for model in models:
                         curves[method, model][rep, s] = _held_out_rhos(runs, model, used[:size], test, rep)
             print(f"  active learning repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
-    print(f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; held-out Spearman, mean of "
-          f"{repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and accuracy "
-          "picks (sweep --next, power law believers), 'accuracy' only integrated-variance picks, 'both gp' "
-          "sweep --next with sweep.next_model gp:")
+    print(
+        f"\nactive learning (hold out 40, pool 87, start 15 random, +5 per round; held-out Spearman, mean of "
+        f"{repeats} repeats). Proposals by acquisition.propose_indices: 'both' alternates optimum and accuracy "
+        "picks (sweep --next, power law believers), 'accuracy' only integrated-variance picks, 'both gp' "
+        "sweep --next with sweep.next_model gp:"
+    )
     for model in models:
         print(f"scored by {model}:")
         print(f"{'runs':>5s}" + "".join(f"{f'{m[:6]} {g[:6]}':>14s}" for g in GROUP_NAMES for m in AL_METHODS))
         for s, size in enumerate(sizes):
-            print(f"{size:5d}" + "".join(f"{curves[m, model][:, s, j].mean():14.3f}"
-                                        for j in range(len(GROUP_NAMES)) for m in AL_METHODS))
+            print(
+                f"{size:5d}"
+                + "".join(
+                    f"{curves[m, model][:, s, j].mean():14.3f}" for j in range(len(GROUP_NAMES)) for m in AL_METHODS
+                )
+            )
         goal = curves["random", model][:, -1].mean()
         for method in AL_METHODS:
             mean = curves[method, model].mean(axis=(0, 2))
             reach = next((sizes[s] for s in range(len(sizes)) if mean[s] >= goal - 1e-9), None)
-            print(f"{model} / {method}: mean over groups " + " ".join(f"{size}:{m:.3f}" for size, m in zip(sizes, mean))
-                  + f"; fewest runs reaching random's 60-run mean ({goal:.3f}): {reach or 'not within 60'}")
+            print(
+                f"{model} / {method}: mean over groups "
+                + " ".join(f"{size}:{m:.3f}" for size, m in zip(sizes, mean))
+                + f"; fewest runs reaching random's 60-run mean ({goal:.3f}): {reach or 'not within 60'}"
+            )
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
 def active_learning_bound(runs: Runs, repeats: int) -> None:
     """An upper bound no method can reach: one run at a time, the pool run that most raises the power law's
     held-out Spearman itself (it peeks at the held-out labels), on the splits of ``active_learning``."""
+
     def held_out_rho(idx, test):
         return _held_out_rhos(runs, "power_law", idx, test).mean()
 
@@ -280,7 +318,7 @@ def active_learning_bound(runs: Runs, repeats: int) -> None:
     started = time.perf_counter()
     for rep in range(repeats):
         test, pool = _al_split(runs, rep)
-        used = list(pool[:sizes[0]])
+        used = list(pool[: sizes[0]])
         curve[rep, 0] = held_out_rho(used, test)
         while len(used) < sizes[-1]:
             rest = [i for i in pool if i not in set(used)]
@@ -289,15 +327,17 @@ def active_learning_bound(runs: Runs, repeats: int) -> None:
             if len(used) in sizes:
                 curve[rep, sizes.index(len(used))] = max(gains)
         print(f"  label-peeking bound, repeat {rep} done ({time.perf_counter() - started:.0f} s)", flush=True)
-    print(f"active learning upper bound (picks that peek at the held-out labels, power_law, mean over groups of "
-          f"{repeats} repeats): " + " ".join(f"{n}:{v:.3f}" for n, v in zip(sizes, curve.mean(0))))
+    print(
+        f"active learning upper bound (picks that peek at the held-out labels, power_law, mean over groups of "
+        f"{repeats} repeats): " + " ".join(f"{n}:{v:.3f}" for n, v in zip(sizes, curve.mean(0)))
+    )
 
 
 def _pool_picks(runs: Runs, pool: np.ndarray, sizes: list[int], config, aim: str | None, rng) -> list[int]:
     """Runs of the pool in the order they are added: the first 15, then 5 per round by ``aim`` (None: random)."""
     from automixer.mixing.acquisition import propose_indices
 
-    used = list(pool[:sizes[0]])
+    used = list(pool[: sizes[0]])
     for size in sizes[1:]:
         rest = np.array([i for i in pool if i not in set(used)])
         step = size - len(used)
@@ -309,8 +349,16 @@ def _pool_picks(runs: Runs, pool: np.ndarray, sizes: list[int], config, aim: str
     return used
 
 
-def swarm_benchmarks(folder: Path, draws: int, candidates: list[str], folds: int, al_repeats: int,
-                     train_sizes: list[int], al_models: list[str], al_bound_repeats: int) -> None:
+def swarm_benchmarks(
+    folder: Path,
+    draws: int,
+    candidates: list[str],
+    folds: int,
+    al_repeats: int,
+    train_sizes: list[int],
+    al_models: list[str],
+    al_bound_repeats: int,
+) -> None:
     if not folder.exists():
         print(f"public swarm: {folder} not found; skipped")
         return
@@ -329,25 +377,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="?", help="runs table (CSV/Parquet), e.g. runs/demo/sweep/runs.parquet")
     parser.add_argument("--sizes", default="30,60,120")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--swarm", default=str(Path(__file__).resolve().parents[2] / "shared" / "swarms" / "olmix-dclm"),
-                        help="public swarm folder (mixture + metric CSVs), or 'none'")
+    parser.add_argument(
+        "--swarm",
+        default=str(Path(__file__).resolve().parents[2] / "shared" / "swarms" / "olmix-dclm"),
+        help="public swarm folder (mixture + metric CSVs), or 'none'",
+    )
     parser.add_argument("--draws", type=int, default=20, help="random draws of the public-swarm figures")
-    parser.add_argument("--candidates", default="gp,power_law,loglinear,sqrt_linear,ensemble",
-                        help="surrogates the public-swarm CV chooses among")
+    parser.add_argument(
+        "--candidates",
+        default="gp,power_law,loglinear,sqrt_linear,ensemble",
+        help="surrogates the public-swarm CV chooses among",
+    )
     parser.add_argument("--al-repeats", type=int, default=5, help="repeats of the active-learning curves (0 skips)")
-    parser.add_argument("--al-model", default="power_law,gp", help="surrogates whose held-out accuracy the "
-                        "active-learning curves show (comma-separated)")
-    parser.add_argument("--al-bound-repeats", type=int, default=0, help="repeats of the label-peeking upper "
-                        "bound of active learning (about 7 min each; 0 skips)")
+    parser.add_argument(
+        "--al-model",
+        default="power_law,gp",
+        help="surrogates whose held-out accuracy the active-learning curves show (comma-separated)",
+    )
+    parser.add_argument(
+        "--al-bound-repeats",
+        type=int,
+        default=0,
+        help="repeats of the label-peeking upper bound of active learning (about 7 min each; 0 skips)",
+    )
     parser.add_argument("--train-sizes", default="60,30", help="training runs of the public-swarm draws")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the public-swarm accuracy figures")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     warnings.filterwarnings("ignore", message="max-epochs constraint skipped")
     if args.swarm != "none":
-        swarm_benchmarks(Path(args.swarm), 0 if args.no_accuracy else args.draws, args.candidates.split(","),
-                         args.folds, args.al_repeats, [int(n) for n in args.train_sizes.split(",")], args.al_model.split(","),
-                         args.al_bound_repeats)
+        swarm_benchmarks(
+            Path(args.swarm),
+            0 if args.no_accuracy else args.draws,
+            args.candidates.split(","),
+            args.folds,
+            args.al_repeats,
+            [int(n) for n in args.train_sizes.split(",")],
+            args.al_model.split(","),
+            args.al_bound_repeats,
+        )
         if not args.runs:
             return 0
     runs = load_runs(args.runs, max(sizes))

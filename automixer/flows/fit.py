@@ -104,7 +104,9 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
     ok = np.isfinite(y)
     _warn_infinite(runs, metric, y)
     if ok.sum() < MIN_RUNS:
-        raise InputError(f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit")
+        raise InputError(
+            f"{runs.source}: column {metric} has {int(ok.sum())} values; need at least {MIN_RUNS} runs to fit"
+        )
     X, y = runs.X_NC[ok], y[ok]
     cands = {name: make_surrogate(name, random_state=seed) for name in fit_cfg.candidates}
     if experts is not None:
@@ -113,17 +115,31 @@ def _fit_target(runs: Runs, metric: str, higher: bool, fit_cfg: FitConfig, seed:
     results = cross_validate(cands, X, y, fit_cfg.cv_folds, random_state=seed)
     best = choose(results)
     for r in results:
-        rows.append({"target": metric, "surrogate": r.surrogate, "spearman": round(r.spearman, 4), "r2": round(r.r2, 4),
-                     "mae": float(f"{r.mae:.4g}"), "chosen": "*" if r is best else "", "n_runs": int(ok.sum()),
-                     "folds": min(fit_cfg.cv_folds, int(ok.sum()))})
+        rows.append(
+            {
+                "target": metric,
+                "surrogate": r.surrogate,
+                "spearman": round(r.spearman, 4),
+                "r2": round(r.r2, 4),
+                "mae": float(f"{r.mae:.4g}"),
+                "chosen": "*" if r is best else "",
+                "n_runs": int(ok.sum()),
+                "folds": min(fit_cfg.cv_folds, int(ok.sum())),
+            }
+        )
     top = max(results, key=lambda r: r.spearman)
     if top.spearman < 0.3:
-        warnings.warn(f"no surrogate ranks {metric} well (best CV Spearman {top.spearman:.2f} by {top.surrogate}): "
-                      "its values may be mostly noise, and the default objective leaves it out below "
-                      "optimize.min_signal; leave it out of fit.targets to silence this", stacklevel=2)
+        warnings.warn(
+            f"no surrogate ranks {metric} well (best CV Spearman {top.spearman:.2f} by {top.surrogate}): "
+            "its values may be mostly noise, and the default objective leaves it out below "
+            "optimize.min_signal; leave it out of fit.targets to silence this",
+            stacklevel=2,
+        )
     model = clone(cands[best.surrogate]).fit(X, y)
     scale = float(y.std()) or 1.0
-    tm = TargetModel(metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results})
+    tm = TargetModel(
+        metric, best.surrogate, model, higher, float(y.mean()), scale, {r.surrogate: r.scores() for r in results}
+    )
     return tm, (y, best.oof, best.surrogate, best.spearman)
 
 
@@ -138,15 +154,18 @@ def _experts(config, fit_cfg: FitConfig, runs: Runs) -> Path | None:
         print(f"fit: MDE features from the experts of {len(have)} components in {root}")
         return root
     if fit_cfg.features == "mde":
-        raise InputError(f"{root}: fit.features is mde, but component {missing[0]!r} has no finished expert "
-                         "(automixer sweep trains them); set fit.features: weights to fit on the weights only")
+        raise InputError(
+            f"{root}: fit.features is mde, but component {missing[0]!r} has no finished expert "
+            "(automixer sweep trains them); set fit.features: weights to fit on the weights only"
+        )
     if have:
         print(f"fit: weights only: no expert for component {missing[0]!r} in {root}")
     return None
 
 
-def _mde_candidates(metric: str, fit_cfg: FitConfig, experts: Path, components: list[str], seed: int,
-                    left_out: dict) -> dict:
+def _mde_candidates(
+    metric: str, fit_cfg: FitConfig, experts: Path, components: list[str], seed: int, left_out: dict
+) -> dict:
     """``<name>+mde`` and ``mde`` candidates on the metric's MDE estimate; none if the experts score no such group."""
     estimate = mde_name_for(metric, load_estimator(experts, components).names())
     if estimate is None:
@@ -160,10 +179,12 @@ def _identifiable(metric: str, cands: dict, X: np.ndarray, left_out: dict) -> di
     ``left_out`` collects note -> metrics for the ones dropped."""
     skipped = underdetermined(cands, X)
     if len(skipped) == len(cands):
-        warnings.warn(f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
-                      f"({'; '.join(f'{n}: {why}' for n, why in skipped.items())}); CV chooses among them anyway. "
-                      "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
-                      stacklevel=3)
+        warnings.warn(
+            f"{metric}: every candidate has too few distinct mixtures to fit its parameters "
+            f"({'; '.join(f'{n}: {why}' for n, why in skipped.items())}); CV chooses among them anyway. "
+            "Add fit.candidates without a fixed size (gp, linear, loglinear, sqrt_linear, lightgbm)",
+            stacklevel=3,
+        )
         return cands
     for name, why in skipped.items():
         left_out.setdefault(f"{name} ({why})", []).append(metric)
@@ -175,21 +196,32 @@ def _warn_infinite(runs: Runs, metric: str, y: np.ndarray) -> None:
     bad = np.flatnonzero(np.isinf(y))
     if len(bad):
         names = [runs.run_ids[i] if runs.run_ids else f"row {i}" for i in bad[:3]]
-        warnings.warn(f"{runs.source}: column {metric} is infinite in {len(bad)} of {runs.num_runs} runs "
-                      f"({', '.join(names)}{', ...' if len(bad) > 3 else ''}); they are left out of its fit. "
-                      "Write them as empty (missing) values to silence this", stacklevel=3)
+        warnings.warn(
+            f"{runs.source}: column {metric} is infinite in {len(bad)} of {runs.num_runs} runs "
+            f"({', '.join(names)}{', ...' if len(bad) > 3 else ''}); they are left out of its fit. "
+            "Write them as empty (missing) values to silence this",
+            stacklevel=3,
+        )
 
 
 def _fit_meta(config, fit_cfg: FitConfig, runs: Runs) -> dict:
     """Provenance in surrogates.json: the runs' fingerprint (checked by optimize) and the workdir's components
     table for the components fitted on (optimize falls back to it without a CONFIG)."""
     plain = to_plain(fit_cfg)
-    config_hash = config.hash() if config is not None else hashlib.sha256(
-        json.dumps(plain, sort_keys=True).encode()).hexdigest()[:12]
+    config_hash = (
+        config.hash()
+        if config is not None
+        else hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:12]
+    )
     info = read_components(config.workdir_path if config is not None else None)
-    return {"version": automixer.__version__, "created": utc_now(), "config_hash": config_hash, "fit_config": plain,
-            "runs": {"source": runs.source, "num_runs": runs.num_runs, "fingerprint": runs.fingerprint()},
-            "components_info": {c: row for c, row in info.items() if c in runs.components}}
+    return {
+        "version": automixer.__version__,
+        "created": utc_now(),
+        "config_hash": config_hash,
+        "fit_config": plain,
+        "runs": {"source": runs.source, "num_runs": runs.num_runs, "fingerprint": runs.fingerprint()},
+        "components_info": {c: row for c, row in info.items() if c in runs.components},
+    }
 
 
 def _write_influence(config, sset: SurrogateSet, runs: Runs, info: dict, out: Path) -> None:
@@ -210,8 +242,11 @@ def _write_influence(config, sset: SurrogateSet, runs: Runs, info: dict, out: Pa
 def _write_fit_outputs(config, fit_cfg, runs: Runs, scores: pa.Table, oof: dict, fitted: dict, out: Path) -> None:
     write_parquet(out / "runs.parquet", runs.to_table())
     atomic_write_text(out / "fit_config.yaml", yaml.safe_dump(to_plain(fit_cfg), sort_keys=False))
-    rows = [{"target": m, "surrogate": s, "measured": float(a), "predicted": float(b)}
-            for m, (y, p, s, _) in oof.items() for a, b in zip(y, p)]
+    rows = [
+        {"target": m, "surrogate": s, "measured": float(a), "predicted": float(b)}
+        for m, (y, p, s, _) in oof.items()
+        for a, b in zip(y, p)
+    ]
     pcsv.write_csv(pa.Table.from_pylist(rows), out / "cv_predictions.csv")
     plots = plots_dir(config, out)
     for metric, (y, pred, name, rho) in oof.items():

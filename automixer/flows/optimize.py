@@ -72,8 +72,10 @@ def run_optimize(config, *, surrogate_dir, out_file, validate=False) -> str:
         mixture.save(out)
         blend = mixture.write_megatron_blend(out.with_suffix(".megatron_blend.txt"))
         detail.update({"solver": results[0].solver, "objective": results[0].value})
-    return (f"optimize: {results[0].solver} won, objective {results[0].value:+.4f} vs natural "
-            f"{mixture.baselines['natural']['objective']:+.4f} in {time.time() - started:.1f} s -> {out} (+ {blend.name})")
+    return (
+        f"optimize: {results[0].solver} won, objective {results[0].value:+.4f} vs natural "
+        f"{mixture.baselines['natural']['objective']:+.4f} in {time.time() - started:.1f} s -> {out} (+ {blend.name})"
+    )
 
 
 def _cv_radius(objective, runs: Runs, X_runs: np.ndarray, config, opt_cfg, seed: int) -> dict | None:
@@ -83,8 +85,10 @@ def _cv_radius(objective, runs: Runs, X_runs: np.ndarray, config, opt_cfg, seed:
         return None
     folds = config.fit.cv_folds if config is not None else 5
     cv = choice.radius_from_runs(objective, X_runs, runs.metrics, folds, seed, opt_cfg.calibrated_coverage)
-    print(f"optimize: cv trust region {cv['radius']:.3f} (L1; {cv['within_2_std']:.0%} of {cv['runs']} held-out "
-          f"runs within +-2 std, farthest held out {cv['max_held_out_distance']:.3f})")
+    print(
+        f"optimize: cv trust region {cv['radius']:.3f} (L1; {cv['within_2_std']:.0%} of {cv['runs']} held-out "
+        f"runs within +-2 std, farthest held out {cv['max_held_out_distance']:.3f})"
+    )
     return cv
 
 
@@ -115,37 +119,63 @@ def _best_sampled(objective, runs: Runs) -> tuple[int, str, float] | None:
 
 
 def _predicted(sset, w: np.ndarray) -> dict:
-    return {m: {"mean": float(mean[0]), "std": None if std is None else float(std[0])}
-            for m, (mean, std) in sset.predict(w[None]).items()}
+    return {
+        m: {"mean": float(mean[0]), "std": None if std is None else float(std[0])}
+        for m, (mean, std) in sset.predict(w[None]).items()
+    }
 
 
 def _mixture(sset, opt_cfg, info, problem, results, natural, config, surrogate_dir):
     best = results[0]
     comps = sset.components
     uniform = np.full(len(comps), 1.0 / len(comps))
-    baselines = {name: {"weights": dict(zip(comps, map(float, w))), "predicted": _predicted(sset, w),
-                        "objective": float(problem.objective(w[None])[0]),
-                        "feasible": bool(problem.violation(w[None])[0] <= 1e-6)}
-                 for name, w in (("natural", natural), ("uniform", uniform))}
+    baselines = {
+        name: {
+            "weights": dict(zip(comps, map(float, w))),
+            "predicted": _predicted(sset, w),
+            "objective": float(problem.objective(w[None])[0]),
+            "feasible": bool(problem.violation(w[None])[0] <= 1e-6),
+        }
+        for name, w in (("natural", natural), ("uniform", uniform))
+    }
     weights = dict(zip(comps, map(float, best.weights / best.weights.sum())))
-    provenance = {"config_hash": config.hash() if config is not None else sset.meta.get("config_hash"),
-                  "surrogates": str(surrogate_dir), "runs": sset.meta.get("runs"),
-                  "surrogate_cv": {m: {"surrogate": t.surrogate, **t.cv[t.surrogate]} for m, t in sset.targets.items()},
-                  "version": automixer.__version__, "date": utc_now(), "notes": problem.constraints.notes}
+    provenance = {
+        "config_hash": config.hash() if config is not None else sset.meta.get("config_hash"),
+        "surrogates": str(surrogate_dir),
+        "runs": sset.meta.get("runs"),
+        "surrogate_cv": {m: {"surrogate": t.surrogate, **t.cv[t.surrogate]} for m, t in sset.targets.items()},
+        "version": automixer.__version__,
+        "date": utc_now(),
+        "notes": problem.constraints.notes,
+    }
     return Mixture(
-        weights=weights, token_budget=opt_cfg.token_budget,
+        weights=weights,
+        token_budget=opt_cfg.token_budget,
         available_tokens={c: int(info[c]["tokens"]) for c in comps if info.get(c, {}).get("tokens")},
         token_files={c: str(info[c]["token_file"]) for c in comps if info.get(c, {}).get("token_file")},
         shards={c: [dict(s) for s in info.get(c, {}).get("shards") or []] for c in comps},
         predicted=_predicted(sset, best.weights),
-        objective={"value": best.value, "weights": problem.objective.weights, "bounds": problem.objective.bounds,
-                   "metrics": list(problem.objective.weights), "chosen_by": problem.objective.chosen_by,
-                   "higher_is_better": sorted(m for m, t in sset.targets.items() if t.higher_is_better),
-                   "definition": "sum of weight x z-score of each metric (sign-flipped where higher is better); lower is better"},
+        objective={
+            "value": best.value,
+            "weights": problem.objective.weights,
+            "bounds": problem.objective.bounds,
+            "metrics": list(problem.objective.weights),
+            "chosen_by": problem.objective.chosen_by,
+            "higher_is_better": sorted(m for m, t in sset.targets.items() if t.higher_is_better),
+            "definition": (
+                "sum of weight x z-score of each metric (sign-flipped where higher is better); lower is better"
+            ),
+        },
         baselines=baselines,
-        solver={"name": best.solver, "results": {r.solver: {"objective": r.value, "feasible": r.feasible} for r in results},
-                **{k: v for k, v in best.detail.items() if k != "pareto"}},
-        trust_region={"distance": float(problem.constraints.distance(best.weights[None])[0]), "limit": opt_cfg.trust_region},
+        solver={
+            "name": best.solver,
+            "results": {r.solver: {"objective": r.value, "feasible": r.feasible} for r in results},
+            **{k: v for k, v in best.detail.items() if k != "pareto"},
+        },
+        trust_region={
+            "distance": float(problem.constraints.distance(best.weights[None])[0]),
+            "limit": opt_cfg.trust_region,
+        },
         provenance=provenance,
     )
 
@@ -161,16 +191,24 @@ def _optimize_plots(config, out: Path, sset, problem, results, natural) -> None:
     cand = cand[problem.violation(cand) <= 1e-6]
     scores = sset.normalized(cand, metrics[:2]) if len(cand) else np.zeros((0, 2))
     nsga = next((r for r in results if r.solver == "nsga2" and r.detail.get("pareto")), None)
-    front = (np.array([p["scores"][:2] for p in nsga.detail["pareto"]]) if nsga and len(metrics) == 2
-             else scores[pareto_mask(scores)] if len(scores) else sset.normalized(best.weights[None], metrics[:2]))
+    front = (
+        np.array([p["scores"][:2] for p in nsga.detail["pareto"]])
+        if nsga and len(metrics) == 2
+        else scores[pareto_mask(scores)]
+        if len(scores)
+        else sset.normalized(best.weights[None], metrics[:2])
+    )
     plot_pareto(metrics[:2], scores, front, sset.normalized(best.weights[None], metrics[:2])[0], plots / "pareto.png")
 
 
 def _scale_up(config, mixture, sset, objective, best_sampled: np.ndarray, out: Path, recipe) -> dict:
     """The transfer check (automixer.flows.scale_up) on the objective's metrics."""
-    mixtures = {"optimized": mixture.weights, "natural": mixture.baselines["natural"]["weights"],
-                "uniform": mixture.baselines["uniform"]["weights"],
-                "best_sampled": dict(zip(sset.components, map(float, best_sampled)))}
+    mixtures = {
+        "optimized": mixture.weights,
+        "natural": mixture.baselines["natural"]["weights"],
+        "uniform": mixture.baselines["uniform"]["weights"],
+        "best_sampled": dict(zip(sset.components, map(float, best_sampled))),
+    }
     metrics = {m: sset.targets[m].higher_is_better for m in objective.weights}
     return run_scale_up(config, mixtures, metrics, out.parent, recipe)
 

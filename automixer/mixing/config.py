@@ -47,7 +47,9 @@ class FitConfig:
     def validate(self) -> None:
         unknown = [c for c in self.candidates if c not in SURROGATE_NAMES]
         if unknown:
-            raise ValueError(f"candidates: unknown surrogate {unknown[0]!r}; expected some of {', '.join(SURROGATE_NAMES)}")
+            raise ValueError(
+                f"candidates: unknown surrogate {unknown[0]!r}; expected some of {', '.join(SURROGATE_NAMES)}"
+            )
         if not self.candidates:
             raise ValueError(f"candidates: empty; expected some of {', '.join(SURROGATE_NAMES)}")
         both = sorted({metric_key(m) for m in self.higher_is_better} & {metric_key(m) for m in self.lower_is_better})
@@ -172,5 +174,7 @@ class OptimizeConfig:
         if bad:
             raise ValueError(f"objective weights must be >= 0, got {bad}")
         if self.objective and not any(v > 0 for v in self.objective.values()):
-            raise ValueError(f"objective: every weight is 0 ({', '.join(self.objective)}); give at least one metric "
-                             "a positive weight, or leave objective empty for one metric per capability group")
+            raise ValueError(
+                f"objective: every weight is 0 ({', '.join(self.objective)}); give at least one metric "
+                "a positive weight, or leave objective empty for one metric per capability group"
+            )

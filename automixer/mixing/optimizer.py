@@ -90,7 +90,9 @@ def build_constraints(components: list[str], cfg: OptimizeConfig, info: dict[str
     for key in ("min_weight", "max_weight"):
         unknown = [c for c in getattr(cfg, key) if c not in components]
         if unknown:
-            raise ConfigError(f"optimize.{key}.{unknown[0]}: unknown component; components are: {', '.join(components)}")
+            raise ConfigError(
+                f"optimize.{key}.{unknown[0]}: unknown component; components are: {', '.join(components)}"
+            )
     lower = np.array([cfg.min_weight.get(c, 0.0) for c in components])
     upper = np.array([cfg.max_weight.get(c, 1.0) for c in components])
     why = {c: f"optimize.max_weight.{c}" for c in cfg.max_weight}
@@ -99,21 +101,40 @@ def build_constraints(components: list[str], cfg: OptimizeConfig, info: dict[str
     if cfg.max_epochs > 0:
         missing = [c for c in components if not tokens[c]]
         if missing:
-            why = "the components table gives no token count for them" if info else \
-                "no components table or components.json (automixer sweep writes them in the CONFIG's workdir)"
-            warnings.warn(f"max-epochs constraint skipped for {', '.join(missing)}: available tokens unknown: "
-                          f"{why}; set optimize.max_epochs: 0 to silence", stacklevel=2)
+            why = (
+                "the components table gives no token count for them"
+                if info
+                else "no components table or components.json (automixer sweep writes them in the CONFIG's workdir)"
+            )
+            warnings.warn(
+                f"max-epochs constraint skipped for {', '.join(missing)}: available tokens unknown: "
+                f"{why}; set optimize.max_epochs: 0 to silence",
+                stacklevel=2,
+            )
             notes.append(f"max_epochs skipped for {', '.join(missing)} (tokens unknown)")
         for i, c in enumerate(components):
             if tokens[c]:
                 cap = cfg.max_epochs * tokens[c] / cfg.token_budget
                 if cap < upper[i]:
-                    upper[i], why[c] = cap, (f"optimize.max_epochs={cfg.max_epochs} x {tokens[c]} tokens of {c} "
-                                             f"/ optimize.token_budget={cfg.token_budget}")
+                    upper[i], why[c] = (
+                        cap,
+                        (
+                            f"optimize.max_epochs={cfg.max_epochs} x {tokens[c]} tokens of {c} "
+                            f"/ optimize.token_budget={cfg.token_budget}"
+                        ),
+                    )
     synthetic = np.array([bool(info.get(c, {}).get("synthetic", c.startswith("synth"))) for c in components])
     _check_feasible(components, lower, upper, why, synthetic, cfg, tokens)
-    return Constraints(components, lower, upper, synthetic, cfg.max_synthetic_share,
-                       np.asarray(anchors_NC, dtype=np.float64), cfg.trust_region, notes)
+    return Constraints(
+        components,
+        lower,
+        upper,
+        synthetic,
+        cfg.max_synthetic_share,
+        np.asarray(anchors_NC, dtype=np.float64),
+        cfg.trust_region,
+        notes,
+    )
 
 
 def _room(upper: np.ndarray, synthetic: np.ndarray, max_synthetic: float) -> float:
@@ -137,27 +158,35 @@ def _budget_hint(components, cfg: OptimizeConfig, tokens: dict, synthetic: np.nd
     while hi - lo > max(1.0, lo * 1e-6):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if room(mid) >= 1.0 else (lo, mid)
-    return (f"; the largest feasible optimize.token_budget is {int(lo):,} tokens "
-            f"(at optimize.max_epochs={cfg.max_epochs:g}), or raise optimize.max_epochs")
+    return (
+        f"; the largest feasible optimize.token_budget is {int(lo):,} tokens "
+        f"(at optimize.max_epochs={cfg.max_epochs:g}), or raise optimize.max_epochs"
+    )
 
 
 def _check_feasible(components, lower, upper, why, synthetic, cfg, tokens=None) -> None:
     for i, c in enumerate(components):
         if lower[i] > upper[i] + TOL:
-            raise InfeasibleError(f"infeasible constraints: optimize.min_weight.{c}={lower[i]:g} exceeds the "
-                                  f"upper bound {upper[i]:.4g} from {why.get(c, 'optimize.max_weight')}")
+            raise InfeasibleError(
+                f"infeasible constraints: optimize.min_weight.{c}={lower[i]:g} exceeds the "
+                f"upper bound {upper[i]:.4g} from {why.get(c, 'optimize.max_weight')}"
+            )
     if lower.sum() > 1 + TOL:
         parts = ", ".join(f"{c}={lower[i]:g}" for i, c in enumerate(components) if lower[i] > 0)
         raise InfeasibleError(f"infeasible constraints: optimize.min_weight sums to {lower.sum():.4g} > 1 ({parts})")
     room = _room(upper, synthetic, cfg.max_synthetic_share)
     if room < 1 - TOL:
         parts = "; ".join(f"{c} <= {upper[i]:.4g} ({why[c]})" for i, c in enumerate(components) if c in why)
-        raise InfeasibleError(f"infeasible constraints: upper bounds allow at most {room:.4g} < 1 in total "
-                              f"(optimize.max_synthetic_share={cfg.max_synthetic_share:g}; {parts or 'no per-component caps'})"
-                              + _budget_hint(components, cfg, tokens or {}, synthetic))
+        raise InfeasibleError(
+            f"infeasible constraints: upper bounds allow at most {room:.4g} < 1 in total "
+            f"(optimize.max_synthetic_share={cfg.max_synthetic_share:g}; {parts or 'no per-component caps'})"
+            + _budget_hint(components, cfg, tokens or {}, synthetic)
+        )
     if lower[synthetic].sum() > cfg.max_synthetic_share + TOL:
-        raise InfeasibleError(f"infeasible constraints: optimize.min_weight of synthetic components sums to "
-                              f"{lower[synthetic].sum():.4g} > optimize.max_synthetic_share={cfg.max_synthetic_share:g}")
+        raise InfeasibleError(
+            f"infeasible constraints: optimize.min_weight of synthetic components sums to "
+            f"{lower[synthetic].sum():.4g} > optimize.max_synthetic_share={cfg.max_synthetic_share:g}"
+        )
 
 
 class Objective:
@@ -213,7 +242,9 @@ class Objective:
         """(N, B) bound slack in metric units, >= 0 where the bound holds."""
         if not self.bounds:
             return np.zeros((len(X_NC), 0))
-        cols = [self.sset.targets[m].sign * (b - self.sset.targets[m].model.predict(X_NC)) for m, b in self.bounds.items()]
+        cols = [
+            self.sset.targets[m].sign * (b - self.sset.targets[m].model.predict(X_NC)) for m, b in self.bounds.items()
+        ]
         return np.column_stack(cols)
 
 
@@ -243,7 +274,9 @@ class Problem:
 
     def result(self, solver: str, w: np.ndarray, **detail) -> SolverResult:
         w = self.constraints.repair(w[None])[0]
-        return SolverResult(solver, w, float(self.objective(w[None])[0]), bool(self.violation(w[None])[0] <= TOL), detail)
+        return SolverResult(
+            solver, w, float(self.objective(w[None])[0]), bool(self.violation(w[None])[0] <= TOL), detail
+        )
 
 
 def dirichlet_candidates(center: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -260,9 +293,11 @@ def solve_random(problem: Problem, cfg: OptimizeConfig, center: np.ndarray, seed
     ok = problem.violation(X) <= TOL
     if not ok.any():
         dist = problem.constraints.distance(X).min()
-        raise InfeasibleError(f"no mixture satisfies the constraints among {len(X)} samples: nearest to a sampled "
-                              f"mixture is {dist:.3g} (L1) vs optimize.trust_region={cfg.trust_region:g}; relax "
-                              "optimize.trust_region, optimize.metric_bounds or optimize.min_weight/max_weight")
+        raise InfeasibleError(
+            f"no mixture satisfies the constraints among {len(X)} samples: nearest to a sampled "
+            f"mixture is {dist:.3g} (L1) vs optimize.trust_region={cfg.trust_region:g}; relax "
+            "optimize.trust_region, optimize.metric_bounds or optimize.min_weight/max_weight"
+        )
     X, values = X[ok], problem.objective(X[ok])
     top = np.argsort(values)[: cfg.top_k]
     averaged = problem.result("random", X[top].mean(0), top_k=len(top), samples=int(ok.sum()))
@@ -279,8 +314,10 @@ def solve_optuna(problem: Problem, cfg: OptimizeConfig, solver: str, seed: int) 
     """TPE or CMA-ES over per-component raw weights (normalised and projected), penalised objective."""
     import optuna
 
-    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True),
-                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)}
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
+    }
     with _quiet_optuna():
         study = optuna.create_study(direction="minimize", sampler=samplers[solver]())
         study.optimize(lambda t: float(problem.penalized(_trial_weights(t, problem)[None])[0]), n_trials=cfg.n_trials)
@@ -324,27 +361,41 @@ def solve_slsqp(problem: Problem, start: np.ndarray, started_from: str) -> Solve
 
     c = problem.constraints
     anchor = c.anchors_NC[np.argmin(np.abs(c.anchors_NC - start).sum(1))] if len(c.anchors_NC) else start
-    cons = [{"type": "eq", "fun": lambda w: w.sum() - 1.0},
-            {"type": "ineq", "fun": lambda w: c.max_synthetic - w[c.synthetic].sum()}]
+    cons = [
+        {"type": "eq", "fun": lambda w: w.sum() - 1.0},
+        {"type": "ineq", "fun": lambda w: c.max_synthetic - w[c.synthetic].sum()},
+    ]
     if c.trust_region < 2.0:
         cons.append({"type": "ineq", "fun": lambda w: c.trust_region - np.sqrt((w - anchor) ** 2 + 1e-10).sum()})
     if problem.objective.bounds:
         cons.append({"type": "ineq", "fun": lambda w: problem.objective.slack(w[None])[0]})
-    res = minimize(lambda w: float(problem.objective(w[None])[0]), start, method="SLSQP",
-                   bounds=list(zip(c.lower, c.upper)), constraints=cons, options={"maxiter": 200, "ftol": 1e-10})
+    res = minimize(
+        lambda w: float(problem.objective(w[None])[0]),
+        start,
+        method="SLSQP",
+        bounds=list(zip(c.lower, c.upper)),
+        constraints=cons,
+        options={"maxiter": 200, "ftol": 1e-10},
+    )
     polished = problem.result("slsqp", np.clip(res.x, c.lower, c.upper), started_from=started_from)
     fallback = problem.result("slsqp", start, started_from=started_from)
     return polished if polished.feasible and polished.value <= fallback.value else fallback
 
 
-def optimize(problem: Problem, cfg: OptimizeConfig, center: np.ndarray, start: np.ndarray, seed: int) -> list[SolverResult]:
+def optimize(
+    problem: Problem, cfg: OptimizeConfig, center: np.ndarray, start: np.ndarray, seed: int
+) -> list[SolverResult]:
     """Run the configured solver(s); return every result, the best feasible first."""
     names = ["random", "tpe", "cmaes", "nsga2"] if cfg.solver == "auto" else [cfg.solver]
     if "cmaes" in names and not _has_cmaes():
         if cfg.solver == "cmaes":
-            raise ConfigError("optimize.solver: cmaes needs the cmaes package (pip install cmaes); "
-                              "or pick one of auto, tpe, nsga2, slsqp, random")
-        warnings.warn("solver auto: skipping cmaes, the cmaes package is not installed (pip install cmaes)", stacklevel=2)
+            raise ConfigError(
+                "optimize.solver: cmaes needs the cmaes package (pip install cmaes); "
+                "or pick one of auto, tpe, nsga2, slsqp, random"
+            )
+        warnings.warn(
+            "solver auto: skipping cmaes, the cmaes package is not installed (pip install cmaes)", stacklevel=2
+        )
         names.remove("cmaes")
     results = []
     for name in names:
@@ -356,12 +407,19 @@ def optimize(problem: Problem, cfg: OptimizeConfig, center: np.ndarray, start: n
             results.append(solve_optuna(problem, cfg, name, seed))
     if cfg.solver in ("auto", "slsqp"):
         base = min((r for r in results if r.feasible), key=lambda r: r.value, default=None)
-        results.append(solve_slsqp(problem, base.weights if base else problem.constraints.repair(start[None])[0],
-                                   base.solver if base else "best sampled mixture"))
+        results.append(
+            solve_slsqp(
+                problem,
+                base.weights if base else problem.constraints.repair(start[None])[0],
+                base.solver if base else "best sampled mixture",
+            )
+        )
     feasible = sorted((r for r in results if r.feasible), key=lambda r: r.value)
     if not feasible:
-        raise InfeasibleError(f"no solver found a feasible mixture ({', '.join(names)}); relax optimize.trust_region, "
-                              "optimize.metric_bounds or optimize.min_weight/max_weight")
+        raise InfeasibleError(
+            f"no solver found a feasible mixture ({', '.join(names)}); relax optimize.trust_region, "
+            "optimize.metric_bounds or optimize.min_weight/max_weight"
+        )
     return feasible + [r for r in results if not r.feasible]
 
 

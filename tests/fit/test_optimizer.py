@@ -41,7 +41,9 @@ def _sset(*targets):
 
 
 def _solve(parsed, cfg, targets=("metric/loss",)):
-    problem = optimizer.Problem(optimizer.Objective(_sset(*targets), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, parsed.X_NC))
+    problem = optimizer.Problem(
+        optimizer.Objective(_sset(*targets), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, parsed.X_NC)
+    )
     return optimizer.optimize(problem, cfg, np.array([0.4, 0.3, 0.2, 0.1]), parsed.X_NC[0], seed=0)
 
 
@@ -71,7 +73,10 @@ def test_auto_runs_every_solver_and_polish_reaches_the_optimum(parsed60):
 def test_max_epochs_and_synthetic_share_bind(parsed60):
     info = dict(INFO, code={"tokens": 2_000_000, "synthetic": False})  # 4 epochs x 2M / 40M budget = 0.2
     cfg = OptimizeConfig(solver="slsqp", token_budget=40_000_000, max_synthetic_share=0.05, trust_region=2.0)
-    problem = optimizer.Problem(optimizer.Objective(_sset("metric/loss"), cfg), optimizer.build_constraints(COMPONENTS, cfg, info, parsed60.X_NC))
+    problem = optimizer.Problem(
+        optimizer.Objective(_sset("metric/loss"), cfg),
+        optimizer.build_constraints(COMPONENTS, cfg, info, parsed60.X_NC),
+    )
     best = optimizer.optimize(problem, cfg, np.full(4, 0.25), np.full(4, 0.25), seed=0)[0]
     assert best.weights[0] <= 0.2 + 1e-6 and best.weights[3] <= 0.05 + 1e-6
     assert best.weights[0] == pytest.approx(0.2, abs=1e-3) and best.weights[3] == pytest.approx(0.05, abs=1e-3)
@@ -80,7 +85,9 @@ def test_max_epochs_and_synthetic_share_bind(parsed60):
 def test_trust_region_keeps_the_answer_near_sampled_mixtures(parsed60):
     anchors = parsed60.X_NC[:1]  # one sampled mixture
     cfg = OptimizeConfig(solver="auto", n_trials=40, random_samples=3000, trust_region=0.1)
-    problem = optimizer.Problem(optimizer.Objective(_sset("metric/loss"), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, anchors))
+    problem = optimizer.Problem(
+        optimizer.Objective(_sset("metric/loss"), cfg), optimizer.build_constraints(COMPONENTS, cfg, INFO, anchors)
+    )
     best = optimizer.optimize(problem, cfg, np.full(4, 0.25), anchors[0], seed=0)[0]
     assert problem.constraints.distance(best.weights[None])[0] <= 0.1 + 1e-4
 
@@ -92,14 +99,21 @@ def test_one_target_subject_to_a_bound_on_another(parsed60):
     assert best.weights[0] > 0.35  # pushed past the unconstrained optimum by the code bound
 
 
-@pytest.mark.parametrize("overrides, match", [
-    ({"min_weight": {"code": 0.6, "math": 0.5}}, r"optimize.min_weight sums to 1.1 > 1 \(code=0.6, math=0.5\)"),
-    ({"max_weight": {"code": 0.2, "stem": 0.2, "math": 0.2}, "max_synthetic_share": 0.1},
-     r"upper bounds allow at most 0.7 < 1.*optimize.max_synthetic_share=0.1.*optimize.max_weight.code"),
-    ({"min_weight": {"synth.qa": 0.4}}, r"synthetic components sums to 0.4 > optimize.max_synthetic_share=0.3"),
-    ({"min_weight": {"code": 0.5}, "token_budget": 100_000_000},
-     r"optimize.min_weight.code=0.5 exceeds the upper bound 0.4 from optimize.max_epochs=4"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"min_weight": {"code": 0.6, "math": 0.5}}, r"optimize.min_weight sums to 1.1 > 1 \(code=0.6, math=0.5\)"),
+        (
+            {"max_weight": {"code": 0.2, "stem": 0.2, "math": 0.2}, "max_synthetic_share": 0.1},
+            r"upper bounds allow at most 0.7 < 1.*optimize.max_synthetic_share=0.1.*optimize.max_weight.code",
+        ),
+        ({"min_weight": {"synth.qa": 0.4}}, r"synthetic components sums to 0.4 > optimize.max_synthetic_share=0.3"),
+        (
+            {"min_weight": {"code": 0.5}, "token_budget": 100_000_000},
+            r"optimize.min_weight.code=0.5 exceeds the upper bound 0.4 from optimize.max_epochs=4",
+        ),
+    ],
+)
 def test_infeasible_constraints_name_the_keys(overrides, match, parsed60):
     cfg = OptimizeConfig(**{"token_budget": 10_000_000, **overrides})
     with pytest.raises(optimizer.InfeasibleError, match=match):
@@ -109,7 +123,10 @@ def test_infeasible_constraints_name_the_keys(overrides, match, parsed60):
 def test_unknown_component_and_metric_are_config_errors(parsed60):
     with pytest.raises(optimizer.ConfigError, match="optimize.max_weight.web: unknown component; components are: code"):
         optimizer.build_constraints(COMPONENTS, OptimizeConfig(max_weight={"web": 0.1}), INFO, parsed60.X_NC)
-    with pytest.raises(optimizer.ConfigError, match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss"):
+    with pytest.raises(
+        optimizer.ConfigError,
+        match="optimize.objective.mmlu: no surrogate for metric/mmlu; fitted targets: metric/loss",
+    ):
         optimizer.Objective(_sset("metric/loss"), OptimizeConfig(objective={"mmlu": 1.0}))
 
 
@@ -163,7 +180,9 @@ def test_propose_next_picks_from_a_given_candidate_set(parsed60, tmp_path):
 
     picks = propose_indices(parsed60, 4, config, pool)
     assert len(set(picks)) == 4 and picks[0] == 11  # the optimum first, then where the GPs know least
-    mixtures = acquisition.propose_next(parsed60.to_table(), 2, config, candidates=[dict(zip(COMPONENTS, r)) for r in pool])
+    mixtures = acquisition.propose_next(
+        parsed60.to_table(), 2, config, candidates=[dict(zip(COMPONENTS, r)) for r in pool]
+    )
     assert mixtures[0] == {c: round(float(w), 6) for c, w in zip(COMPONENTS, OPTIMUM)}
 
 
