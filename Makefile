@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := -q -c constraints.txt -c requirements.lock
 LOCK_VENV := .venv-lock
 
-.PHONY: demo test install install-test bench real lock clean
+.PHONY: demo test lint install install-test bench real lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# ruff (pyproject.toml [tool.ruff]: pycodestyle, pyflakes, import order, lines up to 120 characters).
+lint: install-test
+	$(BIN)/ruff check .
 
 # About 90 minutes on 2 cores; re-run after a crash to resume. Stage wall times: runs/real-cpu/stage_times.tsv.
 real: install

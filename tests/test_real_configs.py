@@ -10,7 +10,7 @@ from automixer.config import load_config
 from automixer.flows.scale_up import check_size
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = ["configs/real.yaml", "configs/real-cpu.yaml"]
+CONFIGS = ["configs/real.yaml", "configs/real-cpu.yaml", "configs/real-cpu-4x.yaml"]
 
 
 @pytest.fixture(params=CONFIGS)

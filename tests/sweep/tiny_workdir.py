@@ -38,7 +38,7 @@ def build_tiny_workdir(workdir, seed: int = 0) -> dict:
         rows = [{"source": source, "domain": source, "text": _doc(rng, source), "bucket": i % 2} for i in range(24)]
         texts += [r["text"] for r in rows]
         _write(curate, source, "kept", rows)
-    synth = [{"source": "prose", "domain": "prose", "text": "Q: " + _doc(rng, "prose", 20) + " A: " + _doc(rng, "math", 10),
+    synth = [{"source": "prose", "domain": "prose", "text": f"Q: {_doc(rng, 'prose', 20)} A: {_doc(rng, 'math', 10)}",
               "synthetic": True, "synth_strategy": "qa", "bucket": 0} for _ in range(10)]
     _write(StageStore(workdir, "synth"), "qa", "docs", synth)
 
