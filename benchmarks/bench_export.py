@@ -173,7 +173,8 @@ def main() -> None:
     first_driver = {}
     for size in map(int, args.sizes.split(",")):
         workdir = build_workdir(size, root, args.shard_docs, args.max_words)
-        shutil.rmtree(workdir / "components", ignore_errors=True)
+        if "components" in args.steps:
+            shutil.rmtree(workdir / "components", ignore_errors=True)
         results = {s: run_step(s, workdir, root / "full_tokenizer.json") for s in args.steps.split(",")}
         for step, r in results.items():
             first_driver.setdefault(step, r["driver_mb"])
