@@ -135,10 +135,13 @@ class Mixture:
     def megatron_blend(self) -> str:
         """Megatron-LM ``--data-path`` blend: one ``weight path`` pair per line (token file, else first shard).
 
-        Megatron expects prefixes of its indexed datasets (``.bin``/``.idx``); convert AutoMixer's token
-        files with Megatron's preprocess tool and keep the prefixes if they differ.
+        These are AutoMixer's proxy-tokenizer files and shares of proxy tokens; ``automixer export`` writes the
+        full run's Megatron-Core data (``.bin``/``.idx``) and its blend in the full run's token shares.
         """
-        lines = ["# Megatron-LM data blend written by automixer optimize: pass as --data-path $(grep -v '^#' FILE)"]
+        lines = [
+            "# Megatron-LM data blend written by automixer optimize: pass as --data-path $(grep -v '^#' FILE)",
+            "# (proxy-tokenizer files; for the full run: automixer export CONFIG --mixture FILE --tokenizer T --out D)",
+        ]
         for c, w in self.weights.items():
             if w <= 0:
                 continue

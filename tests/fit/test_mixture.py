@@ -50,5 +50,5 @@ def test_loading_a_bad_file_names_it(tmp_path):
 
 def test_megatron_blend_lists_weight_path_pairs():
     lines = _mixture().megatron_blend().splitlines()
-    assert lines[0].startswith("#")
-    assert lines[1:] == ["0.500000 /data/components/code", "0.300000 /data/dedup/kept/a.parquet", "0.200000 synth.qa"]
+    assert lines[0].startswith("#") and "automixer export" in lines[1]
+    assert lines[2:] == ["0.500000 /data/components/code", "0.300000 /data/dedup/kept/a.parquet", "0.200000 synth.qa"]
