@@ -13,7 +13,8 @@ spread is measured, not assumed. The block (a contract, docs/ARCHITECTURE.md):
 - ``beats.<name>``: for natural, uniform and best_sampled, ``gain`` (their mean minus the optimized mean)
   and ``beats`` (the gain is larger than the seed spread).
 - ``line``: the printed verdict. ``measured`` (name -> mean metrics, mean objective, status),
-  ``predicted_objective`` and ``best_sampled`` (the sweep's best run) are kept for the report.
+  ``predicted_objective`` (name -> the surrogates' predicted mean, without the optimizer's uncertainty penalty)
+  and ``best_sampled`` (the sweep's best run) are kept for the report.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def validate_mixtures(config, mixture, objective, best_run, best_weights: dict, 
             raise StageError(f"train_mixtures returned {len(rows)} rows for {len(NAMES)} mixtures")
         for name, row in zip(NAMES, rows):
             _add_run(per[name], row, objective)
-    block = summarize(per, seeds, *predicted_interval(objective, mixture))
-    block["predicted_objective"] = {"optimized": mixture.objective["value"]} | {
-        n: mixture.baselines[n]["objective"] for n in ("natural", "uniform")}
+    predicted = {name: predicted_interval(objective, weights) for name, weights in zip(NAMES, mixes)}
+    block = summarize(per, seeds, *predicted["optimized"])
+    block["predicted_objective"] = {name: mean for name, (mean, _) in predicted.items()}
     block["best_sampled"] = {"run_id": best_run[1], "objective": best_run[2]} if best_run else None
     return block
 
@@ -58,9 +59,9 @@ def _add_run(acc: dict, row: dict, objective) -> None:
         acc["metrics"].setdefault(k, []).append(float(v))
 
 
-def predicted_interval(objective, mixture) -> tuple[float, float]:
-    """The optimized mixture's predicted objective: mean and std (0 where no surrogate gives a std)."""
-    w = np.array([[mixture.weights[c] for c in objective.sset.components]])
+def predicted_interval(objective, weights: dict) -> tuple[float, float]:
+    """A mixture's predicted objective: mean and std (0 where no surrogate gives a std)."""
+    w = np.array([[weights.get(c, 0.0) for c in objective.sset.components]])
     mean, std = objective.interval(w)
     return float(mean[0]), float(std[0])
 

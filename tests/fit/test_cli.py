@@ -165,3 +165,6 @@ def test_fit_and_validated_optimize_from_the_workdir_catalog(workdir_config, mon
     assert val["beats"]["natural"]["beats"] and val["beats"]["natural"]["gain"] > 0
     assert val["line"].startswith("validation: optimized") and "best sampled" in val["line"]
     assert val["line"] in capsys.readouterr().out
+    # the report's predicted bars are the surrogates' means, the same the line quotes (no uncertainty penalty)
+    assert set(val["predicted_objective"]) == set(val["mixtures"])
+    assert val["predicted_objective"]["optimized"] == pytest.approx(val["optimized"]["predicted_mean"])
