@@ -34,12 +34,7 @@ def run_report(config: RunConfig, out_dir: str | Path | None = None, *, config_p
                          f"run `automixer curate {config_path}` first")
     out = Path(out_dir) if out_dir else workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        cat = Catalog(workdir, read_only=True)
-    except duckdb.IOException as exc:
-        raise StageError(f"{workdir / 'catalog.duckdb'}: cannot open it read-only ({str(exc).splitlines()[0]}); "
-                         "a stage is probably writing it: write the report when it has finished") from None
-    with cat:
+    with Catalog(workdir, read_only=True) as cat:  # a catalog another command holds is a one-line error there
         names = queries.relations(cat)
         ctx = Context(config=config, config_path=config_path, cat=cat, out_dir=out, names=names,
                       runs=queries.stage_runs(cat) if "stage_runs" in names else [])
